@@ -1,0 +1,85 @@
+"""Argument checks shared by every public entry point.
+
+Public methods of nfref validate what they are given and refuse it with a
+``ValueError`` that says what was expected and what came; the private methods
+that hold the maths can then assume clean float64 arrays.
+"""
+
+import numpy as np
+
+
+def as_batch(a, dim, name="input"):
+    """Return ``a`` as a finite float64 array of shape ``(n, dim)``.
+
+    Parameters
+    ----------
+    a : array_like
+        The array to check.
+    dim : int
+        The required number of columns.
+    name : str
+        How the array is called in error messages.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` is not two-dimensional with ``dim`` columns, is empty along
+        the batch axis, or holds a NaN or an infinity.
+    """
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a numeric array of shape (n, {dim}); "
+                         f"could not convert it to float64 ({exc})") from None
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        hint = ""
+        if arr.ndim == 1 and arr.shape[0] == dim:
+            hint = f"; for a single point use {name}[None, :] (shape (1, {dim}))"
+        raise ValueError(f"{name}: expected an array of shape (n, {dim}), got shape "
+                         f"{arr.shape}{hint}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one row, got shape {arr.shape}")
+    check_finite(arr, name)
+    return arr
+
+
+def as_vector(a, n, name="input", allow_none=False):
+    """Return ``a`` as a finite float64 array of shape ``(n,)`` (``None`` gives zeros when allowed)."""
+    if a is None and allow_none:
+        return np.zeros(n)
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected an array of shape ({n},), got shape {arr.shape}")
+    check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr, name):
+    """Raise ``ValueError`` if ``arr`` holds a NaN or an infinity, saying how many and where."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        where = ", ".join(str(tuple(int(i) for i in b)) for b in bad[:3])
+        more = "" if len(bad) <= 3 else f" and {len(bad) - 3} more"
+        raise ValueError(f"{name}: expected finite values, found {len(bad)} non-finite "
+                         f"entr{'y' if len(bad) == 1 else 'ies'} at index {where}{more}")
+
+
+def check_dim(dim):
+    """Return ``dim`` as a positive ``int`` or raise ``ValueError``."""
+    if isinstance(dim, bool) or int(dim) != dim or int(dim) < 1:
+        raise ValueError(f"dim: expected a positive integer, got {dim!r}")
+    return int(dim)
+
+
+def as_rng(random_state):
+    """Turn ``None``, an int seed or a ``numpy.random.Generator`` into a Generator.
+
+    The global ``numpy.random`` state is never used.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return np.random.default_rng(random_state)
+    raise ValueError("random_state: expected None, an int seed or a numpy.random.Generator, "
+                     f"got {type(random_state).__name__}")

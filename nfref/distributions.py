@@ -1,0 +1,205 @@
+r"""Base distributions and ``Flow`` = base + transform (notes 000 eq. (7); notes 003).
+
+A flow models data as :math:`X = \phi(U;\theta)`, :math:`U \sim p_U`, so by the change of
+variables formula, eq. (7) of notes 000,
+
+.. math:: \log p_X(x) = \log p_U(\phi^{-1}(x)) + \log|\det J_{\phi^{-1}}(x)|.
+
+Bases (all with scipy-like ``logpdf``, ``pdf``, ``rvs(size, random_state)``):
+
+* :class:`UniformCube` -- :math:`\mathrm{Uni}[0,1]^d`, the base of notes 000; ``logpdf`` is
+  0 inside and ``-inf`` outside (never NaN);
+* :class:`StandardNormal` -- :math:`N(0, I_d)`, the base of notes 003;
+* :class:`DiagonalNormal` -- :math:`N(\mu, \operatorname{diag}(e^{2s}))` with learnable
+  ``loc`` and ``log_scale``.
+
+Each base also gives ``logpdf_vjp(x, g)``: the gradient of :math:`\sum_n g_n \log p(x_n)`
+with respect to ``x`` and its parameters. For the diagonal normal, with
+:math:`z = (x - \mu) e^{-s}` and :math:`\log p = \sum_i (-z_i^2/2 - s_i) - \tfrac d2\log 2\pi`:
+:math:`\partial_x = -z e^{-s}`, :math:`\partial_\mu = z e^{-s}`, :math:`\partial_s = z^2 - 1`.
+
+Negative log-likelihood gradient of a flow (the forward KL of notes 001 up to a
+constant): with :math:`u = \phi^{-1}(x)` and :math:`\mathcal L = -\frac1n\sum_n \log p_X(x_n)`,
+
+.. math::
+    \nabla_\theta \mathcal L = \text{inverse\_vjp}\big(x,\ g_u = -\tfrac1n \nabla_u \log p_U(u),
+    \ g_\ell = -\tfrac1n\big)_\theta,
+
+and the base parameters get :math:`-\frac1n \sum_n \nabla_\psi \log p_U(u_n)`.
+"""
+
+import numpy as np
+
+from ._validation import as_batch, as_rng, check_dim, check_finite
+from .transform import prefix_params
+
+__all__ = ["UniformCube", "StandardNormal", "DiagonalNormal", "Flow"]
+
+LOG_2PI = np.log(2 * np.pi)
+
+
+class Distribution:
+    """Base class: validation of ``x`` and ``size``, and the scipy-like public names."""
+
+    def __init__(self, dim, params=None):
+        self.dim = check_dim(dim)
+        self.params = {k: np.array(v, dtype=np.float64) for k, v in (params or {}).items()}
+
+    def logpdf(self, x):
+        """Log density at each row of ``x`` (shape ``(n, d)``), shape ``(n,)``."""
+        self._check_params()
+        return self._logpdf(as_batch(x, self.dim, "x"))
+
+    def pdf(self, x):
+        """Density at each row of ``x``, shape ``(n,)``."""
+        return np.exp(self.logpdf(x))
+
+    def rvs(self, size=1, random_state=None):
+        """Draw ``size`` points, shape ``(size, d)``, from an explicit generator or seed."""
+        if isinstance(size, bool) or int(size) != size or size < 1:
+            raise ValueError(f"size: expected a positive integer, got {size!r}")
+        self._check_params()
+        return self._rvs(int(size), as_rng(random_state))
+
+    def logpdf_vjp(self, x, g=None):
+        """Gradient of ``sum(g * logpdf(x))`` w.r.t. ``x`` (shape ``(n, d)``) and the parameters."""
+        self._check_params()
+        x = as_batch(x, self.dim, "x")
+        g = np.ones(x.shape[0]) if g is None else np.asarray(g, dtype=float)
+        if g.shape != (x.shape[0],):
+            raise ValueError(f"g: expected shape ({x.shape[0]},), got {g.shape}")
+        return self._logpdf_vjp(x, g)
+
+    def _check_params(self):
+        for k, v in self.params.items():
+            check_finite(v, f"{type(self).__name__} parameter {k!r}")
+
+    def __repr__(self):
+        return f"{type(self).__name__}(dim={self.dim})"
+
+
+class UniformCube(Distribution):
+    """Uniform distribution on the unit cube ``[0, 1]^d`` (the base of notes 000)."""
+
+    def _logpdf(self, x):
+        inside = np.all((x >= 0.0) & (x <= 1.0), axis=1)
+        return np.where(inside, 0.0, -np.inf)
+
+    def _rvs(self, size, rng):
+        return rng.uniform(size=(size, self.dim))
+
+    def _logpdf_vjp(self, x, g):
+        return np.zeros_like(x), {}
+
+
+class StandardNormal(Distribution):
+    """Standard normal ``N(0, I_d)``."""
+
+    def _logpdf(self, x):
+        return -0.5 * np.sum(x * x, axis=1) - 0.5 * self.dim * LOG_2PI
+
+    def _rvs(self, size, rng):
+        return rng.standard_normal((size, self.dim))
+
+    def _logpdf_vjp(self, x, g):
+        return -g[:, None] * x, {}
+
+
+class DiagonalNormal(Distribution):
+    """Normal with learnable ``loc`` (shape (d,)) and ``log_scale`` (shape (d,))."""
+
+    def __init__(self, loc, log_scale):
+        loc = np.atleast_1d(np.asarray(loc, dtype=float))
+        log_scale = np.atleast_1d(np.asarray(log_scale, dtype=float))
+        if loc.ndim != 1 or loc.shape != log_scale.shape:
+            raise ValueError(f"DiagonalNormal: expected loc and log_scale of the same shape (d,), "
+                             f"got {loc.shape} and {log_scale.shape}")
+        super().__init__(loc.size, {"loc": loc, "log_scale": log_scale})
+
+    def _z(self, x):
+        return (x - self.params["loc"]) * np.exp(-self.params["log_scale"])
+
+    def _logpdf(self, x):
+        z = self._z(x)
+        return (-0.5 * np.sum(z * z, axis=1) - self.params["log_scale"].sum()
+                - 0.5 * self.dim * LOG_2PI)
+
+    def _rvs(self, size, rng):
+        return self.params["loc"] + np.exp(self.params["log_scale"]) * rng.standard_normal(
+            (size, self.dim))
+
+    def _logpdf_vjp(self, x, g):
+        z = self._z(x)
+        gz = g[:, None] * z * np.exp(-self.params["log_scale"])    # (n, d)
+        return -gz, {"loc": gz.sum(0), "log_scale": (g[:, None] * (z * z - 1.0)).sum(0)}
+
+
+class Flow:
+    """A normalizing flow: ``X = transform.forward(U)``, ``U ~ base``.
+
+    Parameters
+    ----------
+    base : Distribution
+    transform : Transform
+        Its forward map goes from the base to the data.
+
+    Attributes
+    ----------
+    params : dict
+        ``"base.<name>"`` and ``"transform.<name>"`` entries; the arrays are shared with
+        the base and the transform, so updating them in place updates the flow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nfref.linear import ElementwiseAffine
+    >>> flow = Flow(StandardNormal(2), ElementwiseAffine([0.0, 1.0], [0.0, 0.5]))
+    >>> x = flow.rvs(5, random_state=0)
+    >>> flow.logpdf(x).shape
+    (5,)
+    """
+
+    def __init__(self, base, transform):
+        if base.dim != transform.dim:
+            raise ValueError(f"Flow: base has dimension {base.dim} but the transform has "
+                             f"dimension {transform.dim}")
+        self.base, self.transform, self.dim = base, transform, base.dim
+
+    @property
+    def params(self):
+        return {**prefix_params("base", self.base.params),
+                **prefix_params("transform", self.transform.params)}
+
+    def logpdf(self, x):
+        """``log p_X(x) = log p_U(phi^{-1}(x)) + log|det J_{phi^{-1}}(x)|`` (eq. (7)), shape (n,)."""
+        u, logdet = self.transform.inverse(x)
+        return self.base.logpdf(u) + logdet
+
+    def pdf(self, x):
+        """Density of the data, shape (n,)."""
+        return np.exp(self.logpdf(x))
+
+    def rvs(self, size=1, random_state=None):
+        """Sample ``size`` data points: ``x = phi(u)``, ``u ~ base``."""
+        return self.transform.forward(self.base.rvs(size, random_state))[0]
+
+    def nll_and_grad(self, x):
+        """Mean negative log-likelihood of ``x`` and its gradient for every parameter.
+
+        Returns
+        -------
+        loss : float
+        grads : dict
+            Same keys as :attr:`params`.
+        """
+        x = as_batch(x, self.dim, "x")
+        n = x.shape[0]
+        u, logdet = self.transform.inverse(x)
+        loss = -float(np.mean(self.base.logpdf(u) + logdet))
+        w = np.full(n, -1.0 / n)
+        gu, gbase = self.base.logpdf_vjp(u, w)
+        _, gtrans = self.transform.inverse_vjp(x, gu, w)
+        return loss, {**prefix_params("base", gbase), **prefix_params("transform", gtrans)}
+
+    def __repr__(self):
+        return f"Flow(base={self.base!r}, transform={self.transform!r})"

@@ -1,0 +1,274 @@
+r"""Linear flows (notes 000, section 2, "Linear flow" and "Forward trick: linear flow").
+
+Three parameterizations of :math:`x = A u + b`:
+
+* :class:`ElementwiseAffine` -- :math:`A = \operatorname{diag}(e^{s})`, the simplest flow;
+* :class:`PLULinear` -- :math:`A = P L U` (Kingma and Dhariwal, 2018, "Glow", sec. 3.2),
+  invertible by construction, with an O(d) log-determinant :math:`\sum_i s_i`;
+* :class:`Linear` -- a general square :math:`A` through an LU factorization
+  (``scipy.linalg.lu_factor``), refused when it is singular or ill-conditioned.
+
+For every linear flow :math:`J_\phi(u) = A` for all ``u``, so the forward trick, eq. (8),
+reads :math:`\det J_{\phi^{-1}}(x) = \det(A)^{-1}`.
+
+Gradients. With :math:`x = A u + b` and upstream gradients :math:`g_x` (per row) and
+:math:`g_\ell` (per row) of :math:`L = \sum_n g_{x,n}^\top x_n + g_{\ell,n}\log|\det A|`:
+
+.. math::
+    \nabla_u L = A^\top g_x, \qquad
+    \nabla_A L = \sum_n g_{x,n} u_n^\top + \Big(\sum_n g_{\ell,n}\Big) A^{-\top}, \qquad
+    \nabla_b L = \sum_n g_{x,n},
+
+using :math:`\partial \log|\det A| / \partial A = A^{-\top}` (Jacobi's formula). In the
+inverse direction :math:`u = A^{-1}(x - b)`, :math:`dA^{-1} = -A^{-1}\,dA\,A^{-1}` gives
+
+.. math::
+    \nabla_x L = A^{-\top} g_u, \qquad
+    \nabla_A L = -\sum_n (A^{-\top} g_{u,n}) u_n^\top - \Big(\sum_n g_{\ell,n}\Big) A^{-\top}, \qquad
+    \nabla_b L = -\sum_n A^{-\top} g_{u,n}.
+"""
+
+import numpy as np
+from scipy.linalg import lu_factor, lu_solve, solve_triangular
+
+from ._validation import as_rng
+from .registry import register_case
+from .transform import Transform
+
+__all__ = ["ElementwiseAffine", "PLULinear", "Linear"]
+
+
+class ElementwiseAffine(Transform):
+    r"""Elementwise affine flow :math:`x = e^{s} \odot u + t`.
+
+    :math:`\log|\det J| = \sum_i s_i` for every point.
+
+    Parameters
+    ----------
+    shift : array_like, shape (d,)
+        The translation :math:`t`.
+    log_scale : array_like, shape (d,)
+        The log of the scale :math:`s` (unconstrained; the scale is :math:`e^{s} > 0`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = ElementwiseAffine([1.0, -1.0], [0.0, np.log(2.0)])
+    >>> t.forward(np.array([[1.0, 1.0]]))[0]
+    array([[2., 1.]])
+    """
+
+    def __init__(self, shift, log_scale):
+        shift = np.atleast_1d(np.asarray(shift, dtype=float))
+        log_scale = np.atleast_1d(np.asarray(log_scale, dtype=float))
+        if shift.ndim != 1 or shift.shape != log_scale.shape:
+            raise ValueError("ElementwiseAffine: expected shift and log_scale of the same shape "
+                             f"(d,), got {shift.shape} and {log_scale.shape}")
+        super().__init__(shift.size, {"shift": shift, "log_scale": log_scale})
+
+    @classmethod
+    def random(cls, dim, random_state=None, scale=0.5):
+        """Random parameters: shift and log-scale from ``N(0, scale^2)``."""
+        rng = as_rng(random_state)
+        return cls(rng.normal(0, scale, dim), rng.normal(0, scale, dim))
+
+    def _forward(self, u):
+        s, t = self.params["log_scale"], self.params["shift"]
+        x = np.exp(s) * u + t                                       # (n, d)
+        return x, np.full(u.shape[0], s.sum())
+
+    def _inverse(self, x):
+        s, t = self.params["log_scale"], self.params["shift"]
+        return (x - t) * np.exp(-s), np.full(x.shape[0], -s.sum())
+
+    def _jacobian(self, u):
+        return np.broadcast_to(np.diag(np.exp(self.params["log_scale"])),
+                               (u.shape[0], self.dim, self.dim)).copy()
+
+    def _forward_vjp(self, u, gx, gl):
+        # dx_i/du_i = e^{s_i};  dx_i/ds_i = e^{s_i} u_i;  dx_i/dt_i = 1;  dlogdet/ds_i = 1.
+        scale = np.exp(self.params["log_scale"])
+        gu = gx * scale
+        return gu, {"shift": gx.sum(0), "log_scale": (gu * u).sum(0) + gl.sum()}
+
+    def _inverse_vjp(self, x, gu, gl):
+        # u = (x - t) e^{-s}:  du/dx = e^{-s};  du/dt = -e^{-s};  du/ds = -u;  dlogdet/ds = -1.
+        s, t = self.params["log_scale"], self.params["shift"]
+        u = (x - t) * np.exp(-s)
+        gx = gu * np.exp(-s)
+        return gx, {"shift": -gx.sum(0), "log_scale": -(gu * u).sum(0) - gl.sum()}
+
+
+class PLULinear(Transform):
+    r"""Linear flow :math:`x = P L U u + b` with an O(d) log-determinant.
+
+    ``P`` is a fixed permutation (``(P v)_i = v_{perm[i]}``), ``L`` is unit lower
+    triangular (its strictly lower part is ``tril(lower, -1)``) and
+    ``U = triu(upper, 1) + diag(exp(log_diag))``. Hence
+    :math:`\log|\det A| = \sum_i \texttt{log\_diag}_i` and ``A`` is invertible for any
+    finite parameters. Entries of ``lower`` on or above the diagonal and of ``upper``
+    on or below it are unused; their gradients are zero.
+
+    Gradients through the factorization: with :math:`y = U u`, :math:`z = L y`,
+    :math:`x = P z + b` and :math:`g_z = P^\top g_x`,
+    :math:`\nabla_L = \operatorname{tril}(\sum_n g_{z,n} y_n^\top, -1)`,
+    :math:`\nabla_U = \sum_n (L^\top g_{z,n}) u_n^\top` (its strict upper part for ``upper``,
+    its diagonal times :math:`e^{\texttt{log\_diag}}` plus :math:`\sum_n g_{\ell,n}` for
+    ``log_diag``). The inverse direction uses :math:`dU^{-1} = -U^{-1} dU\, U^{-1}` and
+    the same for ``L``.
+
+    Parameters
+    ----------
+    lower, upper : array_like, shape (d, d)
+    log_diag, bias : array_like, shape (d,)
+    perm : array_like of int, shape (d,), optional
+        The permutation; identity if omitted. Not a learnable parameter.
+    """
+
+    def __init__(self, lower, upper, log_diag, bias, perm=None):
+        log_diag = np.atleast_1d(np.asarray(log_diag, dtype=float))
+        d = log_diag.size
+        perm = np.arange(d) if perm is None else np.asarray(perm)
+        if sorted(perm.tolist()) != list(range(d)):
+            raise ValueError(f"PLULinear: perm must be a permutation of 0..{d - 1}, got {perm}")
+        for name, a, shape in (("lower", lower, (d, d)), ("upper", upper, (d, d)),
+                               ("bias", bias, (d,))):
+            if np.shape(a) != shape:
+                raise ValueError(f"PLULinear: expected {name} of shape {shape}, got {np.shape(a)}")
+        self.perm = perm.astype(int)
+        self.inv_perm = np.argsort(self.perm)
+        super().__init__(d, {"lower": lower, "upper": upper, "log_diag": log_diag, "bias": bias})
+
+    @classmethod
+    def random(cls, dim, random_state=None, scale=0.5):
+        """Random factors (entries ``N(0, scale^2)``) and a random permutation."""
+        rng = as_rng(random_state)
+        return cls(rng.normal(0, scale, (dim, dim)), rng.normal(0, scale, (dim, dim)),
+                   rng.normal(0, scale, dim), rng.normal(0, 1, dim), rng.permutation(dim))
+
+    def factors(self):
+        """The matrices ``(P, L, U)``; ``A = P @ L @ U``."""
+        d = self.dim
+        P = np.eye(d)[self.perm]
+        L = np.tril(self.params["lower"], -1) + np.eye(d)
+        U = np.triu(self.params["upper"], 1) + np.diag(np.exp(self.params["log_diag"]))
+        return P, L, U
+
+    @property
+    def matrix(self):
+        """The matrix ``A = P L U``."""
+        P, L, U = self.factors()
+        return P @ L @ U
+
+    def _forward(self, u):
+        _, L, U = self.factors()
+        z = u @ U.T @ L.T                                           # (n, d): z = L U u
+        x = z[:, self.perm] + self.params["bias"]
+        return x, np.full(u.shape[0], self.params["log_diag"].sum())
+
+    def _inverse(self, x):
+        _, L, U = self.factors()
+        z = (x - self.params["bias"])[:, self.inv_perm]             # (n, d): z = P^T (x - b)
+        y = solve_triangular(L, z.T, lower=True, unit_diagonal=True)  # (d, n)
+        u = solve_triangular(U, y, lower=False).T                   # (n, d)
+        return u, np.full(x.shape[0], -self.params["log_diag"].sum())
+
+    def _jacobian(self, u):
+        return np.broadcast_to(self.matrix, (u.shape[0], self.dim, self.dim)).copy()
+
+    def _param_grads(self, gL, gU, gl_sum, gb):
+        return {"lower": np.tril(gL, -1), "upper": np.triu(gU, 1),
+                "log_diag": np.diag(gU) * np.exp(self.params["log_diag"]) + gl_sum, "bias": gb}
+
+    def _forward_vjp(self, u, gx, gl):
+        _, L, U = self.factors()
+        y = u @ U.T                                                 # (n, d)
+        gz = np.empty_like(gx)
+        gz[:, self.perm] = gx                                       # g_z = P^T g_x
+        gy = gz @ L                                                 # (n, d): L^T g_z per row
+        gu = gy @ U
+        return gu, self._param_grads(gz.T @ y, gy.T @ u, gl.sum(), gx.sum(0))
+
+    def _inverse_vjp(self, x, gu, gl):
+        _, L, U = self.factors()
+        u, _ = self._inverse(x)
+        y = u @ U.T
+        gy = solve_triangular(U, gu.T, lower=False, trans="T").T    # U^{-T} g_u
+        gz = solve_triangular(L, gy.T, lower=True, unit_diagonal=True, trans="T").T
+        gx = gz[:, self.perm]                                       # P g_z
+        return gx, self._param_grads(-gz.T @ y, -gy.T @ u, -gl.sum(), -gx.sum(0))
+
+
+class Linear(Transform):
+    r"""General linear flow :math:`x = A u + b` (notes 000, section 2, example 1).
+
+    Determinant and solves go through one LU factorization of ``A``
+    (``scipy.linalg.lu_factor``); :math:`\log|\det A| = \sum_i \log|U_{ii}|`.
+
+    Parameters
+    ----------
+    weight : array_like, shape (d, d)
+        The matrix ``A``. Refused (``ValueError``) when its condition number exceeds
+        ``max_condition``: the inverse and the log-determinant would be meaningless.
+    bias : array_like, shape (d,)
+    max_condition : float, default 1e12
+    """
+
+    def __init__(self, weight, bias, max_condition=1e12):
+        bias = np.atleast_1d(np.asarray(bias, dtype=float))
+        d = bias.size
+        if np.shape(weight) != (d, d):
+            raise ValueError(f"Linear: expected weight of shape ({d}, {d}), got {np.shape(weight)}")
+        self.max_condition = float(max_condition)
+        super().__init__(d, {"weight": weight, "bias": bias})
+
+    @classmethod
+    def random(cls, dim, random_state=None, scale=0.5):
+        """``A = I + scale * N(0, 1)``, redrawn until its condition number is below 100."""
+        rng = as_rng(random_state)
+        while True:
+            A = np.eye(dim) + rng.normal(0, scale, (dim, dim))
+            if np.linalg.cond(A) < 100:
+                return cls(A, rng.normal(0, 1, dim))
+
+    def _validate_params(self):
+        cond = np.linalg.cond(self.params["weight"])
+        if not cond < self.max_condition:
+            raise ValueError(f"Linear: the weight matrix is singular or ill-conditioned "
+                             f"(condition number {cond:.3g}); expected an invertible matrix "
+                             f"with condition number below {self.max_condition:.3g}")
+
+    def _lu(self):
+        return lu_factor(self.params["weight"])
+
+    def _logdet(self, lu):
+        return np.log(np.abs(np.diag(lu[0]))).sum()
+
+    def _forward(self, u):
+        A = self.params["weight"]
+        return u @ A.T + self.params["bias"], np.full(u.shape[0], self._logdet(self._lu()))
+
+    def _inverse(self, x):
+        lu = self._lu()
+        u = lu_solve(lu, (x - self.params["bias"]).T).T
+        return u, np.full(x.shape[0], -self._logdet(lu))
+
+    def _jacobian(self, u):
+        return np.broadcast_to(self.params["weight"], (u.shape[0], self.dim, self.dim)).copy()
+
+    def _forward_vjp(self, u, gx, gl):
+        A = self.params["weight"]
+        A_inv_T = lu_solve(self._lu(), np.eye(self.dim), trans=1)   # A^{-T}
+        return gx @ A, {"weight": gx.T @ u + gl.sum() * A_inv_T, "bias": gx.sum(0)}
+
+    def _inverse_vjp(self, x, gu, gl):
+        lu = self._lu()
+        u = lu_solve(lu, (x - self.params["bias"]).T).T
+        gx = lu_solve(lu, gu.T, trans=1).T                          # A^{-T} g_u per row
+        A_inv_T = lu_solve(lu, np.eye(self.dim), trans=1)
+        return gx, {"weight": -gx.T @ u - gl.sum() * A_inv_T, "bias": -gx.sum(0)}
+
+
+register_case("elementwise_affine", ElementwiseAffine.random)
+register_case("plu_linear", PLULinear.random)
+register_case("linear", Linear.random)

@@ -1,0 +1,114 @@
+"""The checker itself: it measures small errors as small and catches wrong derivatives."""
+
+import numpy as np
+import pytest
+
+from nfref.gradcheck import (check_gradient, check_jacobian, check_logdet, check_roundtrip,
+                             check_vjp, numerical_gradient, relative_error)
+from nfref.linear import ElementwiseAffine
+
+
+class WrongVJP(ElementwiseAffine):
+    """An affine flow whose forward VJP for log_scale is off by a relative 2e-3."""
+
+    def _forward_vjp(self, u, gx, gl):
+        gu, gp = super()._forward_vjp(u, gx, gl)
+        gp["log_scale"] = gp["log_scale"] * (1 + 2e-3)
+        return gu, gp
+
+
+class WrongInputVJP(ElementwiseAffine):
+    def _inverse_vjp(self, x, gu, gl):
+        gx, gp = super()._inverse_vjp(x, gu, gl)
+        return gx * (1 + 2e-3), gp
+
+
+class WrongLogdet(ElementwiseAffine):
+    """Forgets a constant in the log-determinant (1e-6: small, but far above 1e-10)."""
+
+    def _forward(self, u):
+        x, ld = super()._forward(u)
+        return x, ld + 1e-6
+
+
+class WrongInverse(ElementwiseAffine):
+    def _inverse(self, x):
+        u, ld = super()._inverse(x)
+        return u + 1e-7, ld
+
+
+def _setup(cls, rng, d=3):
+    t = cls(rng.normal(size=d), 0.5 * rng.normal(size=d))
+    return t, rng.standard_normal((6, d))
+
+
+def test_correct_transform_passes_with_small_errors(rng):
+    t, u = _setup(ElementwiseAffine, rng)
+    for res in (check_vjp(t, u, "forward"), check_vjp(t, u, "inverse"), check_logdet(t, u),
+                check_roundtrip(t, u)):
+        assert res.passed, str(res)
+        assert res.error < 1e-9
+
+
+def test_wrong_parameter_gradient_is_caught(rng):
+    t, u = _setup(WrongVJP, rng)
+    res = check_vjp(t, u, "forward")
+    assert not res.passed
+    assert res.details["param log_scale"] > 1e-3
+    assert "analytic" in str(res) and "numeric" in str(res)   # both sides reported
+
+
+def test_wrong_input_gradient_is_caught(rng):
+    t, u = _setup(WrongInputVJP, rng)
+    res = check_vjp(t, u, "inverse")
+    assert not res.passed and res.details["input"] > 1e-3
+
+
+def test_wrong_logdet_is_caught(rng):
+    t, u = _setup(WrongLogdet, rng)
+    res = check_logdet(t, u)
+    assert not res.passed
+    assert res.details["forward vs slogdet"] == pytest.approx(1e-6, rel=1e-6)
+
+
+def test_wrong_inverse_is_caught(rng):
+    t, u = _setup(WrongInverse, rng)
+    res = check_roundtrip(t, u)
+    assert not res.passed and res.error == pytest.approx(1e-7, rel=1e-6)
+
+
+def test_wrong_jacobian_is_caught(rng):
+    t, u = _setup(ElementwiseAffine, rng)
+    jac = t.jacobian(u)
+    jac[:, 0, 1] += 1e-3
+    res = check_jacobian(lambda v: t.forward(v)[0], jac, u)
+    assert not res.passed and res.error > 1e-4
+
+
+def test_gradient_check_on_a_known_function(rng):
+    A = rng.normal(size=(4, 4))
+    x = rng.normal(size=4)
+    fun = lambda v: float(np.sin(v) @ A @ np.sin(v))           # noqa: E731
+    grad = np.cos(x) * ((A + A.T) @ np.sin(x))
+    assert check_gradient(fun, grad, x).error < 1e-10
+    assert check_gradient(fun, grad, x, mode="directions").error < 1e-10
+    assert not check_gradient(fun, grad * 1.002, x, mode="directions").passed
+    np.testing.assert_allclose(numerical_gradient(fun, x), grad, rtol=1e-9)
+
+
+def test_gradient_check_with_dict_reports_each_key(rng):
+    p = {"a": rng.normal(size=3), "b": rng.normal(size=(2, 2))}
+    fun = lambda q: float(np.sum(q["a"] ** 3) + np.sum(np.exp(q["b"])))   # noqa: E731
+    grad = {"a": 3 * p["a"] ** 2, "b": np.exp(p["b"])}
+    res = check_gradient(fun, grad, p)
+    assert set(res.details) == {"a", "b"} and res.passed
+    grad["b"] = grad["b"] * 1.01
+    res = check_gradient(fun, grad, p)
+    assert res.details["a"] < 1e-10 and res.details["b"] > 1e-3
+
+
+def test_relative_error_definition():
+    assert relative_error([1.0, 0.0], [1.0, 1e-3]) == pytest.approx(1e-3)
+    assert relative_error([0.0], [1e-12]) == pytest.approx(1e-6)      # the floor
+    assert relative_error([[1.0], [100.0]], [[1.01], [100.0]], axis=0) == pytest.approx(
+        0.01 / 1.01)

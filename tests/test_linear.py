@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from nfref.linear import Linear, PLULinear
+
+
+def test_singular_linear_map_is_refused():
+    with pytest.raises(ValueError, match="condition number"):
+        Linear([[1.0, 2.0], [2.0, 4.0]], [0.0, 0.0])
+    t = Linear(np.eye(2), [0.0, 0.0])
+    t.params["weight"][...] = [[1.0, 1.0], [1.0, 1.0 + 1e-14]]   # made singular in place
+    with pytest.raises(ValueError, match="singular or ill-conditioned"):
+        t.forward(np.zeros((1, 2)))
+
+
+def test_plu_matrix_and_logdet(rng):
+    t = PLULinear.random(4, rng)
+    P, L, U = t.factors()
+    np.testing.assert_allclose(P @ L @ U, t.matrix)
+    assert np.allclose(np.tril(U, -1), 0) and np.allclose(np.diag(L), 1)
+    np.testing.assert_allclose(t.forward(np.zeros((1, 4)))[1],
+                               np.linalg.slogdet(t.matrix)[1], atol=1e-12)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="permutation"):
+        PLULinear(np.zeros((2, 2)), np.zeros((2, 2)), np.zeros(2), np.zeros(2), perm=[0, 0])
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        Linear(np.zeros((3, 3)), [0.0, 0.0])

@@ -1,0 +1,20 @@
+r"""Notes 000, section 1: the multivariate inverse CDF.
+
+The partial CDFs :math:`G_j(z) = F_j(z_j \mid z_{<j})` (eq. (1)) map a continuous random
+vector to the uniform distribution on the unit cube (eq. (2)); their inverse
+:math:`Q` (eqs. (3)-(5)) generates it from uniforms; :math:`\phi_{Y\to Z} = Q_Z\circ G_Y`
+morphs one distribution into another (section 1.2).
+
+Every class here is a :class:`~nfref.transform.Transform` whose *forward* map is
+:math:`Q` (unit cube to :math:`\mathbb{R}^d`) and whose *inverse* map is :math:`G`, so
+``Flow(UniformCube(d), t).logpdf(z) = log p_Z(z)``.
+
+========================  =====================================================
+:class:`GaussianCDF`      :math:`N(\mu, \Sigma)`, closed form, learnable parameters
+========================  =====================================================
+"""
+
+from ._base import InverseCDFTransform, monotone_root, tril_inverse, tril_solve
+from .gaussian import GaussianCDF
+
+__all__ = ["InverseCDFTransform", "GaussianCDF", "monotone_root", "tril_inverse", "tril_solve"]

@@ -138,7 +138,7 @@ def fit_lbfgs(objective, params, maxiter=500, tol=1e-10, verbose=True, print_eve
         return loss, flatten_params({k: grads[k] for k in params})
 
     res = minimize(fun, flatten_params(params), jac=True, method="L-BFGS-B",
-                   options={"maxiter": maxiter, "gtol": tol, "ftol": tol * 1e-2})
+                   options={"maxiter": maxiter, "gtol": tol, "ftol": 0.0})
     for k, v in unflatten_params(res.x, params).items():
         params[k][...] = v
     say(f"L-BFGS: {res.nit} iterations, {count[0]} evaluations, loss {res.fun:.8f} "

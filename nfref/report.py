@@ -124,7 +124,9 @@ def run_claims(select=None, stream=None):
     stream = stream or sys.stdout
     claims = [c for c in all_claims()
               if not select or select.lower() in f"{c.name} {c.where} {c.module}".lower()]
-    print(f"{'claim':<66} {'where in the notes':<26} {'measured':>10} {'bound':>9}  result",
+    wn = min(max([len(c.name) for c in claims] + [5]), 96)
+    ww = min(max([len(c.where) for c in claims] + [18]), 32)
+    print(f"{'claim':<{wn}} {'where in the notes':<{ww}} {'measured':>10} {'bound':>9}  result",
           file=stream)
     results, section = [], None
     for c in claims:
@@ -135,7 +137,7 @@ def run_claims(select=None, stream=None):
         results.append(r)
         cmp = ">=" if c.at_least else "<="
         status = "pass" if r.passed else "FAIL"
-        print(f"{c.name[:66]:<66} {c.where[:26]:<26} {r.value:>10.3e} {cmp}{c.bound:>7.1e}  "
+        print(f"{c.name[:wn]:<{wn}} {c.where[:ww]:<{ww}} {r.value:>10.3e} {cmp}{c.bound:>7.1e}  "
               f"{status}{'  ' + r.detail if r.detail else ''}", file=stream, flush=True)
         if r.error:
             print(f"    raised {r.error}", file=stream)

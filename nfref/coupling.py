@@ -1,0 +1,246 @@
+r"""Coupling layers (RealNVP): the two-block special case of a transformer flow.
+
+Dinh, Sohl-Dickstein and Bengio (2017), "Density estimation using Real NVP", eqs. (4)-(9);
+notes 000, section 4.1 with the conditioner restricted to one block. Split the coordinates
+into a conditioning block :math:`A` and a transformed block :math:`B`:
+
+.. math::  x_A = u_A, \qquad x_B = \zeta(u_B;\ \xi(u_A)),
+
+with any :class:`~nfref.transformers.Transformer` :math:`\zeta` applied elementwise and a
+plain tanh MLP conditioner :math:`\xi: \mathbb{R}^{|A|} \to \mathbb{R}^{|B| \times k}`. The
+inverse has the same cost as the forward pass (both are one MLP pass):
+:math:`u_A = x_A`, :math:`u_B = \zeta^{-1}(x_B; \xi(x_A))`.
+
+It is an autoregressive flow in which :math:`\xi_\ell` reads only the first block: with
+the coordinates ordered :math:`(A, B)`, the Jacobian is block lower triangular,
+
+.. math::  J = \begin{pmatrix} I & 0 \\ \partial_\xi\zeta\,\partial_{u_A}\xi & \operatorname{diag}(\zeta') \end{pmatrix},
+           \qquad \log|\det J| = \sum_{\ell\in B}\log\zeta'(u_\ell; \xi_\ell).
+
+Gradients. For :math:`L = g_x^\top x + g_\ell \log|\det J|`, the transformer's VJP at
+:math:`(u_B, \xi)` with upstream :math:`(g_{x,B}, g_\ell)` gives :math:`(\bar u_B, \bar\xi)`, and the
+MLP backward pass (:func:`nfref.made.mlp_backward`) carries :math:`\bar\xi` to the weights and
+to :math:`u_A`:
+
+.. math::  \nabla_{u_A} L = g_{x,A} + (\partial_{u_A}\xi)^\top\bar\xi, \qquad
+           \nabla_{u_B} L = \bar u_B, \qquad \nabla_\theta L = (\partial_\theta\xi)^\top\bar\xi.
+
+The inverse direction is the same with the transformer's ``inverse_vjp`` at
+:math:`(x_B, \xi(x_A))` and upstream :math:`(g_{u,B}, -g_\ell)`, since the inverse log-determinant
+is :math:`-\sum_{\ell\in B}\lambda_\ell`.
+
+Blocks. ``A`` is the first :math:`\lfloor d/2 \rfloor` coordinates (``flip=False``) or the last
+:math:`\lfloor d/2 \rfloor` (``flip=True``); ``B`` is the rest. Alternating ``flip`` in a stack
+(or inserting :class:`Permute` layers) lets every coordinate be transformed and condition
+the others. For ``d = 1`` the block ``A`` is empty: there is nothing to condition on, and
+the layer is the transformer with constant learned parameters :math:`\xi` (the conditioner
+reduces to its output bias; ``hidden_sizes`` is ignored).
+"""
+
+import numpy as np
+
+from ._validation import as_rng, check_dim
+from .made import mlp_backward, mlp_forward, mlp_init, mlp_jvp
+from .registry import register_case
+from .transform import Transform
+from .transformers import Affine, BoundedAffine, Transformer
+
+__all__ = ["Coupling", "Permute"]
+
+
+class Coupling(Transform):
+    r"""Coupling layer :math:`x_A = u_A,\ x_B = \zeta(u_B; \xi(u_A))` (module docstring).
+
+    Parameters
+    ----------
+    dim : int
+    transformer : Transformer, optional
+        :class:`~nfref.transformers.Affine` if omitted (RealNVP's affine coupling).
+    hidden_sizes : sequence of int
+        Hidden tanh layers of the conditioner (ignored for ``d = 1``).
+    flip : bool
+        Condition on the last :math:`\lfloor d/2\rfloor` coordinates instead of the first.
+    random_state : None, int or Generator
+    output_scale : float
+        Scale of the conditioner's last layer at initialization (its bias is
+        ``transformer.identity_xi``, so small values start near the identity).
+
+    Attributes
+    ----------
+    cond_idx, trans_idx : ndarray of int
+        The blocks ``A`` and ``B``.
+    """
+
+    def __init__(self, dim, transformer=None, hidden_sizes=(16,), flip=False,
+                 random_state=None, output_scale=0.1):
+        transformer = Affine() if transformer is None else transformer
+        if not isinstance(transformer, Transformer):
+            raise ValueError("Coupling: expected a nfref.transformers.Transformer, "
+                             f"got {type(transformer).__name__}")
+        self.transformer = transformer
+        self.numerical_inverse = bool(transformer.numerical_inverse)
+        self.flip = bool(flip)
+        d = check_dim(dim)
+        half = d // 2
+        if self.flip:
+            self.cond_idx, self.trans_idx = np.arange(d - half, d), np.arange(d - half)
+        else:
+            self.cond_idx, self.trans_idx = np.arange(half), np.arange(half, d)
+        k = transformer.n_params
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes) if half > 0 else ()
+        sizes = (half, *self.hidden_sizes, len(self.trans_idx) * k)
+        bias = transformer.identity_xi((len(self.trans_idx),)).reshape(-1)
+        weights, biases = mlp_init(sizes, as_rng(random_state), output_scale, bias)
+        params = {}
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            if w.size:
+                params[f"W{i}"] = w
+            params[f"b{i}"] = b
+        self.n_layers = len(sizes) - 1
+        super().__init__(dim, params)
+
+    @classmethod
+    def random(cls, dim, random_state=None, transformer=None, hidden_sizes=(8,), flip=False,
+               output_scale=1.0, bias_scale=0.3):
+        """Random weights and biases perturbed by ``N(0, bias_scale^2)`` (for tests)."""
+        rng = as_rng(random_state)
+        t = cls(dim, transformer, hidden_sizes, flip, rng, output_scale=output_scale)
+        for k, v in t.params.items():
+            if k.startswith("b"):
+                v += bias_scale * rng.standard_normal(v.shape)
+        return t
+
+    def __repr__(self):
+        return (f"Coupling(dim={self.dim}, transformer={self.transformer!r}, "
+                f"hidden_sizes={self.hidden_sizes}, condition_on={self.cond_idx.tolist()})")
+
+    # ------------------------------------------------------------------ conditioner
+    def _net(self):
+        n_in = len(self.cond_idx)
+        weights = [self.params[f"W{i}"] if f"W{i}" in self.params
+                   else np.zeros((n_in, self.params[f"b{i}"].size))
+                   for i in range(self.n_layers)]
+        return weights, [self.params[f"b{i}"] for i in range(self.n_layers)]
+
+    def _conditioner(self, a):
+        """``(xi (n, |B|, k), activations, weights)`` from the conditioning block ``a``."""
+        weights, biases = self._net()
+        out, hs = mlp_forward(weights, biases, a)
+        return out.reshape(a.shape[0], len(self.trans_idx), -1), hs, weights
+
+    def _conditioner_backward(self, hs, weights, gxi):
+        g_a, g_w, g_b = mlp_backward(weights, hs, gxi.reshape(gxi.shape[0], -1))
+        gp = {}
+        for i in range(self.n_layers):
+            if f"W{i}" in self.params:
+                gp[f"W{i}"] = g_w[i]
+            gp[f"b{i}"] = g_b[i]
+        return g_a, {k: gp[k] for k in self.params}
+
+    # ------------------------------------------------------------------ maths hooks
+    def _forward(self, u):
+        xi, _, _ = self._conditioner(u[:, self.cond_idx])
+        xb, lam = self.transformer.forward(u[:, self.trans_idx], xi)
+        x = u.copy()
+        x[:, self.trans_idx] = xb
+        return x, lam.sum(1)
+
+    def _inverse(self, x):
+        xi, _, _ = self._conditioner(x[:, self.cond_idx])
+        ub, lam = self.transformer.inverse(x[:, self.trans_idx], xi)
+        u = x.copy()
+        u[:, self.trans_idx] = ub
+        return u, -lam.sum(1)
+
+    def _forward_vjp(self, u, gx, gl):
+        xi, hs, weights = self._conditioner(u[:, self.cond_idx])
+        ub = u[:, self.trans_idx]
+        gub, gxi = self.transformer.forward_vjp(ub, xi, gx[:, self.trans_idx],
+                                                np.broadcast_to(gl[:, None], ub.shape))
+        g_a, gp = self._conditioner_backward(hs, weights, gxi)
+        gu = gx.copy()
+        gu[:, self.trans_idx] = gub
+        gu[:, self.cond_idx] += g_a
+        return gu, gp
+
+    def _inverse_vjp(self, x, gu, gl):
+        xi, hs, weights = self._conditioner(x[:, self.cond_idx])
+        xb = x[:, self.trans_idx]
+        gxb, gxi = self.transformer.inverse_vjp(xb, xi, gu[:, self.trans_idx],
+                                                np.broadcast_to(-gl[:, None], xb.shape))
+        g_a, gp = self._conditioner_backward(hs, weights, gxi)
+        gx = gu.copy()
+        gx[:, self.trans_idx] = gxb
+        gx[:, self.cond_idx] += g_a
+        return gx, gp
+
+    def _jacobian(self, u):
+        n = u.shape[0]
+        a, ub = u[:, self.cond_idx], u[:, self.trans_idx]
+        xi, hs, weights = self._conditioner(a)
+        _, lam = self.transformer.forward(ub, xi)
+        _, dzeta_dxi = self.transformer.forward_vjp(ub, xi, np.ones_like(ub),
+                                                    np.zeros_like(ub))   # (n, |B|, k)
+        jac = np.zeros((n, self.dim, self.dim))
+        jac[:, self.cond_idx, self.cond_idx] = 1.0
+        jac[:, self.trans_idx, self.trans_idx] = np.exp(lam)
+        eye = np.eye(len(self.cond_idx))
+        for j, col in enumerate(self.cond_idx):                # loop over dimensions of A
+            dxi = mlp_jvp(weights, hs, np.broadcast_to(eye[j], a.shape)).reshape(xi.shape)
+            jac[:, self.trans_idx, col] = (dzeta_dxi * dxi).sum(-1)
+        return jac
+
+
+class Permute(Transform):
+    r"""Fixed permutation :math:`x_i = u_{\pi(i)}`, :math:`\log|\det J| = 0`, no parameters.
+
+    Placed between coupling (or autoregressive) layers so that every coordinate is
+    transformed. VJPs: :math:`\nabla_u L = g_x` scattered back, ``gu[:, perm] = gx``.
+    """
+
+    def __init__(self, perm):
+        perm = np.asarray(perm)
+        d = perm.size
+        if perm.ndim != 1 or sorted(perm.tolist()) != list(range(d)):
+            raise ValueError(f"Permute: expected a permutation of 0..{d - 1}, got {perm!r}")
+        self.perm = perm.astype(int)
+        self.inv_perm = np.argsort(self.perm)
+        super().__init__(d, {})
+
+    @classmethod
+    def random(cls, dim, random_state=None):
+        """A random permutation of ``0..dim-1``."""
+        return cls(as_rng(random_state).permutation(dim))
+
+    def __repr__(self):
+        return f"Permute({self.perm.tolist()})"
+
+    def _forward(self, u):
+        return u[:, self.perm], np.zeros(u.shape[0])
+
+    def _inverse(self, x):
+        return x[:, self.inv_perm], np.zeros(x.shape[0])
+
+    def _jacobian(self, u):
+        return np.broadcast_to(np.eye(self.dim)[self.perm], (u.shape[0], self.dim, self.dim)).copy()
+
+    def _forward_vjp(self, u, gx, gl):
+        return gx[:, self.inv_perm], {}
+
+    def _inverse_vjp(self, x, gu, gl):
+        return gu[:, self.perm], {}
+
+
+# ---------------------------------------------------------------------- contract cases
+def _case(hidden, flip=False, transformer=None):
+    def make(d, rng):
+        tr = transformer() if transformer is not None else None
+        return Coupling.random(d, rng, transformer=tr, hidden_sizes=hidden, flip=flip)
+    return make
+
+
+register_case("coupling_affine_h4", _case((4,)))
+register_case("coupling_affine_h8x8_flip", _case((8, 8), flip=True))
+register_case("coupling_affine_h16", _case((16,)))
+register_case("coupling_bounded_affine_h6", _case((6,), transformer=lambda: BoundedAffine(2.0)))
+register_case("permute", lambda d, rng: Permute.random(d, rng))

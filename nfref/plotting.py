@@ -1,0 +1,290 @@
+r"""Plotting helpers for 2-D flows: densities, samples, warped grids, layer-by-layer densities.
+
+Every function takes ``ax=None`` (a new figure and axes are made when it is ``None``) and
+returns what it drew on, so calls compose::
+
+    ax = plot_density(toy.logpdf, bounds=toy.bounds)
+    plot_samples(flow.rvs(500, random_state=0), ax=ax)
+
+:func:`plot_layers` is the figure of notes 000, section 3: the density of every intermediate
+:math:`Y_k` of the sampling procedure :math:`Y_0 = U`, :math:`Y_k = \phi_k(Y_{k-1})`, from the
+base (:math:`k = 0`) to the model of the data (:math:`k = K`), one panel each. The density of
+:math:`Y_k` is the flow made of the base and the first ``k`` layers, by eq. (9) with ``K = k``:
+
+.. math:: \log p_{Y_k}(y) = \log p_U(Y_0) - \sum_{j=1}^{k} \log|\det J_{\phi_j}(Y_{j-1})|,
+          \qquad Y_k = y.
+
+matplotlib is imported when a function is called, not when the module is imported.
+"""
+
+import numpy as np
+
+from ._validation import as_batch
+
+__all__ = ["plot_density", "plot_samples", "plot_warped_grid", "plot_layers",
+           "plot_training_curve", "density_grid"]
+
+
+def _axes(ax, figsize=(4, 4)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _bounds(bounds):
+    b = np.asarray(bounds, dtype=float)
+    if b.shape != (2, 2) or not np.all(np.isfinite(b)) or np.any(b[:, 1] <= b[:, 0]):
+        raise ValueError("bounds: expected ((x_lo, x_hi), (y_lo, y_hi)) with lo < hi, "
+                         f"got {bounds!r}")
+    return b
+
+
+def density_grid(logpdf, bounds=((-3, 3), (-3, 3)), grid=200):
+    """Evaluate ``exp(logpdf)`` on a ``grid x grid`` mesh over ``bounds``.
+
+    Returns
+    -------
+    xs, ys : ndarray, shape (grid,)
+    dens : ndarray, shape (grid, grid)
+        ``dens[i, j]`` is the density at ``(xs[j], ys[i])`` (rows are y, as ``imshow`` wants);
+        points where ``logpdf`` is ``-inf`` have density 0.
+    """
+    b = _bounds(bounds)
+    grid = int(grid)
+    if grid < 2:
+        raise ValueError(f"grid: expected at least 2 points per axis, got {grid}")
+    xs, ys = np.linspace(*b[0], grid), np.linspace(*b[1], grid)
+    X, Y = np.meshgrid(xs, ys)                                    # (grid, grid), rows are y
+    lp = np.asarray(logpdf(np.stack([X.ravel(), Y.ravel()], 1)), dtype=float)
+    if lp.shape != (grid * grid,) or np.any(np.isnan(lp)) or np.any(lp == np.inf):
+        raise ValueError("logpdf: expected a finite or -inf value per grid point, got "
+                         f"shape {lp.shape} with {int(np.sum(~np.isfinite(lp) & (lp != -np.inf)))}"
+                         " NaN or +inf values")
+    return xs, ys, np.exp(lp).reshape(grid, grid)
+
+
+def plot_density(logpdf, ax=None, bounds=((-3, 3), (-3, 3)), grid=200, kind="heat",
+                 cmap="viridis", levels=8, title=None):
+    """Draw the density ``exp(logpdf)`` of a 2-D distribution on a grid.
+
+    Parameters
+    ----------
+    logpdf : callable
+        ``(n, 2) -> (n,)`` log density (``-inf`` allowed off the support).
+    ax : matplotlib Axes, optional
+    bounds : ((x_lo, x_hi), (y_lo, y_hi))
+    grid : int
+        Points per axis.
+    kind : {"heat", "contour"}
+        A heat map (``imshow``) or filled contours.
+    levels : int
+        Number of contour levels (``kind="contour"``).
+
+    Returns
+    -------
+    ax
+    """
+    if kind not in ("heat", "contour"):
+        raise ValueError(f"kind: expected 'heat' or 'contour', got {kind!r}")
+    ax = _axes(ax)
+    xs, ys, dens = density_grid(logpdf, bounds, grid)
+    if kind == "heat":
+        ax.imshow(dens, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]), cmap=cmap,
+                  aspect="auto", interpolation="nearest")
+    else:
+        ax.contourf(xs, ys, dens, levels=levels, cmap=cmap)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_samples(x, data=None, ax=None, bounds=None, s=3, alpha=0.5, label="model",
+                 data_label="data", title=None):
+    """Scatter model samples ``x`` (shape (n, 2)) over optional ``data`` (shape (m, 2)).
+
+    Returns
+    -------
+    ax
+    """
+    x = as_batch(x, 2, "x")
+    ax = _axes(ax)
+    if data is not None:
+        data = as_batch(data, 2, "data")
+        ax.scatter(data[:, 0], data[:, 1], s=s, alpha=alpha, color="0.6", label=data_label,
+                   linewidths=0)
+    ax.scatter(x[:, 0], x[:, 1], s=s, alpha=alpha, color="C3", label=label, linewidths=0)
+    if bounds is not None:
+        b = _bounds(bounds)
+        ax.set_xlim(*b[0])
+        ax.set_ylim(*b[1])
+    if data is not None:
+        ax.legend(loc="upper right", markerscale=4, fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, n_points=200,
+                     direction="forward", color="C0", lw=0.8, title=None):
+    """Draw the image of a square grid of lines under a 2-D transform.
+
+    The horizontal and vertical lines of a ``n_lines x n_lines`` grid over ``bounds`` are
+    pushed through ``transform.forward`` (``direction="forward"``: base -> data) or
+    ``transform.inverse`` in one batched call.
+
+    Returns
+    -------
+    ax
+    """
+    if getattr(transform, "dim", None) != 2:
+        raise ValueError("plot_warped_grid: expected a transform of dimension 2, got "
+                         f"{getattr(transform, 'dim', None)!r}")
+    if direction not in ("forward", "inverse"):
+        raise ValueError(f"direction: expected 'forward' or 'inverse', got {direction!r}")
+    b = _bounds(bounds)
+    ax = _axes(ax)
+    t = np.linspace(0.0, 1.0, n_points)
+    levels = np.linspace(0.0, 1.0, n_lines)
+    lx, ly = b[0, 0] + (b[0, 1] - b[0, 0]) * levels, b[1, 0] + (b[1, 1] - b[1, 0]) * levels
+    tx, ty = b[0, 0] + (b[0, 1] - b[0, 0]) * t, b[1, 0] + (b[1, 1] - b[1, 0]) * t
+    vertical = np.stack(np.broadcast_arrays(lx[:, None], ty[None, :]), -1)     # (L, P, 2)
+    horizontal = np.stack(np.broadcast_arrays(tx[None, :], ly[:, None]), -1)   # (L, P, 2)
+    lines = np.concatenate([vertical, horizontal])                            # (2L, P, 2)
+    apply = transform.forward if direction == "forward" else transform.inverse
+    image = apply(lines.reshape(-1, 2))[0].reshape(lines.shape)
+    for line in image:
+        ax.plot(line[:, 0], line[:, 1], color=color, lw=lw)
+    ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _flow_parts(flow, base):
+    from .k_layers import Chain
+    transform = getattr(flow, "transform", flow)
+    base = getattr(flow, "base", base)
+    if base is None:
+        raise ValueError("plot_layers: expected a Flow, or a chain together with base=...")
+    layers = transform.layers if isinstance(transform, Chain) else [transform]
+    return base, Chain(layers)
+
+
+def _auto_bounds(y, pad=0.15):
+    lo, hi = np.quantile(y, 0.005, axis=0), np.quantile(y, 0.995, axis=0)
+    width = np.maximum(hi - lo, 1e-6)
+    return np.stack([lo - pad * width, hi + pad * width], 1)
+
+
+def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_samples=4000,
+                random_state=0, cmap="viridis", panel_size=2.6, samples=False):
+    r"""One panel per intermediate :math:`Y_k`: the density of the flow cut after ``k`` layers.
+
+    Parameters
+    ----------
+    flow : Flow or Transform
+        A :class:`~nfref.distributions.Flow` whose transform is a
+        :class:`~nfref.k_layers.Chain` (any other transform counts as one layer), or a
+        transform, with ``base`` given.
+    base : Distribution, optional
+        Needed when ``flow`` is a transform.
+    ks : sequence of int, optional
+        Which :math:`Y_k` to draw, ``0 <= k <= K``; all of them when ``K <= 7``, otherwise
+        eight evenly spaced ones from 0 to ``K``.
+    axes : sequence of Axes, optional
+        One per panel; a new row of panels is made when ``None``.
+    bounds : ((x_lo, x_hi), (y_lo, y_hi)), optional
+        The same box for every panel; by default each panel frames the 0.5 to 99.5 per cent
+        quantiles of ``n_samples`` draws of its :math:`Y_k` (sampling procedure).
+    samples : bool
+        Overlay those draws of :math:`Y_k` as small dots.
+
+    Returns
+    -------
+    axes : ndarray of Axes
+        ``axes[0].figure`` is the figure.
+    """
+    base, chain = _flow_parts(flow, base)
+    if base.dim != 2:
+        raise ValueError(f"plot_layers: expected a 2-D flow, got dimension {base.dim}")
+    K = len(chain)
+    if ks is None:
+        ks = list(range(K + 1)) if K <= 7 else sorted(set(np.linspace(0, K, 8).round().astype(int)))
+    ks = [int(k) for k in ks]
+    if any(k < 0 or k > K for k in ks):
+        raise ValueError(f"ks: expected layer indices between 0 and K = {K}, got {ks}")
+    if axes is None:
+        import matplotlib.pyplot as plt
+        _, axes = plt.subplots(1, len(ks), figsize=(panel_size * len(ks), panel_size),
+                               squeeze=False)
+        axes = axes[0]
+    axes = np.atleast_1d(np.asarray(axes, dtype=object))
+    if axes.size != len(ks):
+        raise ValueError(f"axes: expected {len(ks)} axes (one per panel), got {axes.size}")
+    ys, _ = chain.forward_pass(base.rvs(n_samples, random_state))
+    for ax, k in zip(axes, ks):
+        if k == 0:
+            logpdf = base.logpdf
+        else:
+            head = chain[:k]
+            def logpdf(y, head=head):
+                u, logdet = head.inverse(y)
+                return base.logpdf(u) + logdet
+        box = _auto_bounds(ys[k]) if bounds is None else _bounds(bounds)
+        plot_density(logpdf, ax=ax, bounds=box, grid=grid, cmap=cmap)
+        if samples:
+            ax.scatter(ys[k][:300, 0], ys[k][:300, 1], s=1, color="w", alpha=0.5)
+        name = "U" if k == 0 else ("X" if k == K else "")
+        ax.set_title(f"$Y_{{{k}}}$" + (f" $= {name}$" if name else ""))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return axes
+
+
+def plot_training_curve(history, entropy=None, ax=None, test=None, label="train NLL",
+                        title=None, logy=False):
+    """Plot a loss history (NLL per step) with the exact entropy of the data as a reference line.
+
+    For a flow fitted by maximum likelihood, ``NLL - H(p)`` is the forward KL divergence to the
+    data distribution plus sampling noise, so the curve can never settle below the line (on
+    average).
+
+    Parameters
+    ----------
+    history : array_like, shape (n_steps,)
+    entropy : float, optional
+        The exact entropy :math:`H(p)` of the data, in nats.
+    test : (steps, values), optional
+        Held-out NLL at some steps.
+    logy : bool
+        Plot ``history - entropy`` on a log axis (needs ``entropy``).
+
+    Returns
+    -------
+    ax
+    """
+    h = np.asarray(history, dtype=float)
+    if h.ndim != 1 or h.size == 0:
+        raise ValueError(f"history: expected a non-empty 1-D array, got shape {h.shape}")
+    if logy and entropy is None:
+        raise ValueError("plot_training_curve: logy=True needs the entropy")
+    ax = _axes(ax, figsize=(5, 3.2))
+    shift = entropy if logy else 0.0
+    steps = np.arange(1, h.size + 1)
+    ax.plot(steps, h - shift, lw=1, label=label if not logy else f"{label} - H(p)")
+    if test is not None:
+        ts, tv = test
+        ax.plot(ts, np.asarray(tv) - shift, "o-", ms=3, label="test NLL" + (" - H(p)" if logy else ""))
+    if entropy is not None and not logy:
+        ax.axhline(entropy, color="k", ls="--", lw=1, label=f"entropy H(p) = {entropy:.3f}")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("nats")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -64,7 +64,7 @@ from .registry import register_case
 from .transform import Transform
 from .transformers import Affine, BoundedAffine, Transformer
 
-__all__ = ["MAF", "IAF", "lower_triangular_inverse"]
+__all__ = ["MAF", "IAF", "maf_stack", "lower_triangular_inverse"]
 
 
 def lower_triangular_inverse(K, order):
@@ -265,6 +265,19 @@ class MAF(_AutoregressiveFlow):
     def _jacobian(self, u):
         x, _ = self._sequential(u)
         return lower_triangular_inverse(self._parallel_jacobian(x), self.made.order)
+
+
+def maf_stack(dim, n_layers=5, hidden_sizes=(64, 64), transformer=None, random_state=None,
+              cls=None, output_scale=0.1):
+    """A :class:`~nfref.k_layers.Chain` of ``n_layers`` MAF (or ``cls``) layers whose MADE
+    orders alternate natural / reversed, so each coordinate is conditioned on every other
+    somewhere in the stack (Papamakarios et al., 2017, sec. 3.2). ``transformer`` is shared
+    (transformers hold no parameters)."""
+    from .k_layers import Chain
+    cls = MAF if cls is None else cls
+    rng = as_rng(random_state)
+    return Chain([cls(dim, transformer, hidden_sizes, ("natural", "reversed")[k % 2], rng,
+                      output_scale=output_scale) for k in range(n_layers)])
 
 
 # ---------------------------------------------------------------------- contract cases

@@ -45,7 +45,7 @@ from .registry import register_case
 from .transform import Transform
 from .transformers import Affine, BoundedAffine, Transformer
 
-__all__ = ["Coupling", "Permute"]
+__all__ = ["Coupling", "Permute", "coupling_stack"]
 
 
 class Coupling(Transform):
@@ -229,6 +229,16 @@ class Permute(Transform):
 
     def _inverse_vjp(self, x, gu, gl):
         return gu[:, self.perm], {}
+
+
+def coupling_stack(dim, n_layers=6, hidden_sizes=(64, 64), transformer=None,
+                   random_state=None, output_scale=0.1):
+    """A :class:`~nfref.k_layers.Chain` of coupling layers with alternating ``flip``
+    (RealNVP's alternating masks, Dinh et al., 2017, sec. 3.4)."""
+    from .k_layers import Chain
+    rng = as_rng(random_state)
+    return Chain([Coupling(dim, transformer, hidden_sizes, bool(k % 2), rng,
+                           output_scale=output_scale) for k in range(n_layers)])
 
 
 # ---------------------------------------------------------------------- contract cases

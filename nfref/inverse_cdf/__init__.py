@@ -17,5 +17,7 @@ Every class here is a :class:`~nfref.transform.Transform` whose *forward* map is
 from ._base import InverseCDFTransform, monotone_root, tril_inverse, tril_solve
 from .gaussian import GaussianCDF
 from .mixture import GaussianMixtureCDF
+from .conditional import Conditional, ConditionalCDF, banana
+from .morph import Morph, morph
 
 __all__ = ["InverseCDFTransform", "GaussianCDF", "monotone_root", "tril_inverse", "tril_solve"]

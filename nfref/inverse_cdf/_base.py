@@ -122,17 +122,32 @@ def monotone_root(cdf, pdf, target, lo, hi, x0=None, tol=1e-13, max_iter=200):
 class InverseCDFTransform(Transform):
     """Shared machinery: forward is ``Q`` (cube to R^d), inverse is ``G`` (R^d to cube).
 
-    Subclasses implement ``_G(z) -> (w, logp)``, ``_Q(u) -> (z, logp)``,
+    Subclasses implement ``_G_pair(z) -> (w, w_bar, logp)``, ``_Q_pair(w, w_bar) -> (z, logp)``,
     ``_jacobian_G(z) -> (n, d, d)`` and ``_grad_logpdf(z) -> (n, d)``; this class
     derives the Transform hooks (for transforms without learnable parameters) and the
-    public helpers ``partial_cdf``, ``partial_cdf_jacobian``, ``quantile``, ``logpdf``,
-    ``grad_logpdf`` and ``rvs``.
+    public helpers ``partial_cdf``, ``partial_cdf_pair``, ``partial_cdf_jacobian``,
+    ``quantile``, ``logpdf``, ``grad_logpdf`` and ``rvs``.
+
+    Both tails: in float64 a CDF value above :math:`1 - 2^{-53}` rounds to 1, so the upper
+    tail of :math:`G` is lost past about 8.3 standard deviations. Every law therefore also
+    computes :math:`\bar w = 1 - w` directly (survival functions), and ``_Q_pair`` inverts
+    from :math:`\bar w` where :math:`w > 1/2`. The Transform's own ``forward`` takes ``u``
+    only (``1 - u`` is exact there for ``u > 1/2``); :class:`~nfref.inverse_cdf.Morph` passes
+    the pair, so morphing stays accurate in both tails.
     """
 
     # ---------------------------------------------------------------- public helpers
     def partial_cdf(self, z):
         """``w = G(z)`` (eqs. (1)-(2)), shape (n, d)."""
         return self.inverse(z)[0]
+
+    def partial_cdf_pair(self, z):
+        """``(w, 1 - w)`` with ``w = G(z)``, the second computed directly (accurate where
+        ``w`` rounds to 1), each of shape (n, d)."""
+        z = self._prepare(z, "z")
+        self._check_inverse_domain(z)
+        w, w_bar, _ = self._G_pair(z)
+        return w, w_bar
 
     def quantile(self, u):
         """``z = Q(u)`` (eqs. (3)-(5)), shape (n, d)."""
@@ -171,6 +186,13 @@ class InverseCDFTransform(Transform):
                              f"(0, 1)^{self.dim} (Q is the inverse of a CDF), got "
                              f"{int(outside.sum())} entries outside, e.g. u{list(idx)} = "
                              f"{u[idx]!r}")
+
+    def _G(self, z):
+        w, _, logp = self._G_pair(z)
+        return w, logp
+
+    def _Q(self, u):
+        return self._Q_pair(u, 1.0 - u)
 
     def _forward(self, u):
         z, logp = self._Q(u)

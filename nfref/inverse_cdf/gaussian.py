@@ -227,19 +227,22 @@ class GaussianCDF(InverseCDFTransform):
         return (-0.5 * np.sum(eps * eps, axis=1) - np.sum(np.log(np.diag(L)))
                 - 0.5 * self.dim * LOG_2PI)
 
-    def _Q(self, u):
+    def _Q_pair(self, w, w_bar):
         L = self.cholesky()
-        eps = ndtri(u)                                             # (n, d)
+        eps = np.where(w <= 0.5, ndtri(w), -ndtri(w_bar))         # (n, d)
         return self.params["mean"] + eps @ L.T, self._logp_from_eps(eps, L)
 
-    def _G(self, z):
+    def _G_pair(self, z):
         L = self.cholesky()
         eps = self._eps(z, L)
-        return ndtr(eps), self._logp_from_eps(eps, L)
+        return ndtr(eps), ndtr(-eps), self._logp_from_eps(eps, L)
+
+    def _eps_u(self, u):
+        return np.where(u <= 0.5, ndtri(u), -ndtri(1.0 - u))      # the tail-accurate side
 
     def _jacobian(self, u):
         # J_Q[n, i, j] = L_ij / phi(eps_nj); exact zeros above the diagonal.
-        eps = ndtri(u)
+        eps = self._eps_u(u)
         return self.cholesky()[None, :, :] * (SQRT_2PI * np.exp(0.5 * eps * eps))[:, None, :]
 
     def _jacobian_G(self, z):
@@ -260,7 +263,7 @@ class GaussianCDF(InverseCDFTransform):
 
     def _forward_vjp(self, u, gx, gl):
         L = self.cholesky()
-        eps = ndtri(u)                                             # (n, d)
+        eps = self._eps_u(u)                                       # (n, d)
         inv_phi = SQRT_2PI * np.exp(0.5 * eps * eps)               # d eps / d u
         gu = (gx @ L + gl[:, None] * eps) * inv_phi
         gL = np.tril(gx.T @ eps) + gl.sum() * np.diag(1.0 / np.diag(L))

@@ -149,34 +149,38 @@ class GaussianMixtureCDF(InverseCDFTransform):
         return logsumexp(np.log(self.weights) + per.sum(2), axis=1)  # (n,)
 
     # ------------------------------------------------------------------ maths
-    def _G(self, z):
+    def _G_pair(self, z):
         eps = self._eps(z)
         r = self._posterior(eps)
-        return np.sum(r * ndtr(eps), axis=1), self._logp(eps)
+        return np.sum(r * ndtr(eps), axis=1), np.sum(r * ndtr(-eps), axis=1), self._logp(eps)
 
-    def _Q(self, u):
-        n, d = u.shape
+    def _Q_pair(self, w, w_bar):
+        n, d = w.shape
         z = np.zeros((n, d))
         for j in range(d):                                         # eq. (3), one coordinate at a time
             eps = self._eps(z)                                     # columns < j are final
             r = self._posterior(eps)[:, :, j]                      # (n, K)
             scale = np.exp(self.log_diag[:, j])                    # (K,)
-            c = z[:, j:j + 1] - eps[:, :, j] * scale               # conditional means (n, K)
+            # Conditional means; the lower half solves F(t) = w for t, the upper half solves
+            # 1 - F(t) = w_bar for x = -t (an increasing function of x, same form, -c).
+            sign = np.where(w[:, j] <= 0.5, 1.0, -1.0)             # (n,)
+            c = sign[:, None] * (z[:, j:j + 1] - eps[:, :, j] * scale)   # (n, K)
+            level = np.where(sign > 0, w[:, j], w_bar[:, j])
 
-            def cdf(t, idx, r=r, c=c, scale=scale):
-                return np.sum(r[idx] * ndtr((t[:, None] - c[idx]) / scale), axis=1)
+            def cdf(x, idx, r=r, c=c, scale=scale):
+                return np.sum(r[idx] * ndtr((x[:, None] - c[idx]) / scale), axis=1)
 
-            def pdf(t, idx, r=r, c=c, scale=scale):
-                e = (t[:, None] - c[idx]) / scale
+            def pdf(x, idx, r=r, c=c, scale=scale):
+                e = (x[:, None] - c[idx]) / scale
                 return np.sum(r[idx] * np.exp(-0.5 * e * e) / (SQRT_2PI * scale), axis=1)
 
-            q = ndtri(u[:, j])[:, None]                            # component quantiles bracket
+            q = ndtri(level)[:, None]                              # component quantiles bracket
             lo = np.min(c + q * scale, axis=1)
             hi = np.max(c + q * scale, axis=1)
             # Start from the moment-matched normal quantile.
             mean = np.sum(r * c, axis=1)
-            sd = np.sqrt(np.sum(r * (scale ** 2 + c * c), axis=1) - mean ** 2)
-            z[:, j] = monotone_root(cdf, pdf, u[:, j], lo, hi, x0=mean + sd * q[:, 0])
+            sd = np.sqrt(np.maximum(np.sum(r * (scale ** 2 + c * c), axis=1) - mean ** 2, 0.0))
+            z[:, j] = sign * monotone_root(cdf, pdf, level, lo, hi, x0=mean + sd * q[:, 0])
         return z, self._logp(self._eps(z))
 
     def _jacobian_G(self, z):

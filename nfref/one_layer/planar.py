@@ -1,0 +1,317 @@
+r"""Planar flow :math:`x = u + \hat\rho\, h(w^\top u + b)`, :math:`h = \tanh` (notes 000, sec. 2).
+
+Rezende and Mohamed (2015), "Variational inference with normalizing flows", eq. (10) and
+Appendix A.1. Notes 000 call the parameters :math:`(\rho, \omega, b)` (and :math:`\eta` in
+the list of examples); here ``rho``, ``w``, ``b``.
+
+Jacobian and determinant
+------------------------
+With :math:`a = w^\top u` and :math:`h' = 1 - \tanh^2`,
+
+.. math::  [J_\phi(u)]_{ij} = \partial x_i/\partial u_j = \delta_{ij} + \hat\rho_i\, h'(a + b)\, w_j,
+           \qquad J_\phi(u) = I_d + h'(a+b)\,\hat\rho w^\top .
+
+Notes 000 write the entries as :math:`1 + \rho_i h' w_j`; the matrix form beside it,
+:math:`I_d + h'\rho\omega^\top`, is the right one (the diagonal carries the 1, not every
+entry). The matrix determinant lemma :math:`\det(I + v w^\top) = 1 + w^\top v` gives
+
+.. math::  \log|\det J_\phi(u)| = \log|1 + h'(a + b)\, c|, \qquad c = w^\top\hat\rho .
+
+Invertibility
+-------------
+Projecting on ``w``: :math:`w^\top x = a + c\, h(a + b)`, whose derivative in ``a`` is
+:math:`1 + c\,h'(a+b)`; since :math:`0 < h' \le 1` it is positive for every ``a`` iff
+:math:`c \ge -1` (strictly positive for :math:`c > -1`). Rezende and Mohamed (2015, A.1)
+enforce it with
+
+.. math::  \hat\rho = \rho + \big(m(w^\top\rho) - w^\top\rho\big)\frac{w}{\|w\|^2},
+           \qquad m(s) = -1 + \operatorname{softplus}(s),
+
+so that :math:`c = w^\top\hat\rho = m(w^\top\rho) > -1` for every parameter value. We keep
+:math:`1 + c = \operatorname{softplus}(s)` exactly, and
+:math:`1 + h' c = \tanh^2(a+b) + h'(a+b)(1 + c)` is a sum of non-negative terms (no
+cancellation when ``c`` is near ``-1``).
+
+Inverse (no closed form; it exists)
+-----------------------------------
+Let :math:`\tau = h(a + b)`. Then :math:`u = x - \hat\rho\tau` and :math:`a = w^\top x - c\tau`,
+so :math:`\tau` solves the scalar equation
+
+.. math::  g(\tau) = \tau - \tanh(z - c\tau) = 0, \qquad z = w^\top x + b,
+
+with :math:`g(-1) \le 0 \le g(1)` and :math:`g'(\tau) = 1 + c\,h'(z - c\tau) > 0`: one root in
+:math:`[-1, 1]`, found by Newton's method safeguarded by bisection
+(:func:`solve_tanh_equation`, vectorized over points). Posing the equation in
+:math:`\tau` rather than in :math:`a` keeps the bracket fixed and bounded whatever ``w``.
+
+Gradients (forward VJP)
+-----------------------
+For :math:`L = \sum_n g_{x,n}^\top x_n + g_{\ell,n}\ell_n` with :math:`\ell = \log D`,
+:math:`D = 1 + h' c`, :math:`h'' = -2\tau h'`:
+
+.. math::
+    \alpha_n = (g_{x,n}^\top\hat\rho)\,h'_n + g_{\ell,n}\,\frac{h''_n c}{D_n},\qquad
+    \nabla_u L = g_x + \alpha w,\qquad \nabla_b L = \textstyle\sum_n \alpha_n,
+
+.. math::
+    \nabla_w L\big|_{\hat\rho} = \textstyle\sum_n \alpha_n u_n,\qquad
+    \nabla_{\hat\rho} L = \textstyle\sum_n g_{x,n}\tau_n,\qquad
+    \partial_c L = \textstyle\sum_n g_{\ell,n} h'_n / D_n .
+
+Through the reparameterization, with :math:`s = w^\top\rho`, :math:`N = \|w\|^2`,
+:math:`k(s) = m(s) - s`, :math:`k'(s) = -\sigma(-s)`, :math:`m'(s) = \sigma(s)`,
+:math:`G = \nabla_{\hat\rho} L` and :math:`c = m(s)`:
+
+.. math::
+    \gamma = \partial_c L\, m'(s) + \frac{G^\top w}{N} k'(s), \qquad
+    \nabla_\rho L = G + \gamma w, \qquad
+    \nabla_w L = \nabla_w L\big|_{\hat\rho} + \gamma\rho
+               + k(s)\Big(\frac{G}{N} - \frac{2(G^\top w)\,w}{N^2}\Big).
+
+With the raw parameters (``reparameterize=False``), :math:`\hat\rho = \rho`, :math:`c = s`,
+so :math:`\nabla_\rho L = G + \partial_c L\, w` and :math:`\nabla_w L` gains
+:math:`\partial_c L\,\rho`.
+
+The inverse VJP is the implicit-function rule of :mod:`nfref.transform`, with the solve
+:math:`J^\top s = v` done by Sherman and Morrison:
+:math:`s = v - h' w\,(\hat\rho^\top v)/D`.
+"""
+
+import numpy as np
+
+from .._validation import as_rng
+from ..registry import register_case
+from ..transform import Transform
+
+__all__ = ["Planar", "solve_tanh_equation", "softplus", "sigmoid", "sech2"]
+
+EPS = np.finfo(float).eps
+
+
+def softplus(s):
+    r""":math:`\log(1 + e^s)`, computed without overflow or cancellation."""
+    s = np.asarray(s, dtype=float)
+    return np.maximum(s, 0.0) + np.log1p(np.exp(-np.abs(s)))
+
+
+def sigmoid(s):
+    r""":math:`1 / (1 + e^{-s})`, computed without overflow."""
+    s = np.asarray(s, dtype=float)
+    e = np.exp(-np.abs(s))
+    return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sech2(a):
+    r""":math:`h'(a) = 1 - \tanh^2 a = 4e^{-2|a|}/(1 + e^{-2|a|})^2`, accurate for large ``|a|``."""
+    e = np.exp(-2.0 * np.abs(a))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def solve_tanh_equation(z, c, maxiter=100):
+    r"""Solve :math:`\tau = \tanh(z - c\tau)` for :math:`\tau \in [-1, 1]`, elementwise.
+
+    Newton's method on :math:`g(\tau) = \tau - \tanh(z - c\tau)` with the bracket
+    :math:`[-1, 1]` (where :math:`g(-1) \le 0 \le g(1)`) kept up to date; a Newton step
+    that leaves the bracket is replaced by bisection. Unique root when :math:`c \ge -1`.
+    Stops when every step is below the rounding level of ``g`` (about ``1e-16``).
+
+    Parameters
+    ----------
+    z, c : array_like
+        Broadcastable arrays (``c >= -1``).
+
+    Returns
+    -------
+    tau : ndarray
+        The root, shape of the broadcast.
+    iterations : int
+    """
+    z, c = (np.array(a, dtype=float) for a in np.broadcast_arrays(z, c))
+    lo, hi = -np.ones_like(z), np.ones_like(z)
+    tau = np.tanh(z) / (1.0 + np.maximum(c, 0.0))                  # inside (-1, 1)
+    step_old = np.full_like(z, 4.0)                                # the step before last
+    step = np.full_like(z, 4.0)
+    done = np.zeros(z.shape, dtype=bool)
+    for it in range(1, maxiter + 1):
+        arg = z - c * tau
+        hp = sech2(arg)
+        g = tau - np.tanh(arg)
+        gp = 1.0 + c * hp                                          # g'(tau) >= 0
+        lo = np.where(g < 0, tau, lo)
+        hi = np.where(g > 0, tau, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nstep = g / gp
+        newton = tau - nstep
+        # bisect when Newton leaves the bracket or does not halve the step before last
+        # (the safeguard of "rtsafe", Press et al., Numerical Recipes, 3rd ed., sec. 9.4)
+        slow = 2.0 * np.abs(g) > np.abs(step_old * gp)
+        mid = 0.5 * (lo + hi)
+        new = np.where(~((newton > lo) & (newton < hi)) | slow, mid, newton)  # NaN -> mid
+        # converged: the Newton step is below the rounding level of g (the error of
+        # z - c tau, times h', over g'), or the bracket is two ulps wide
+        floor = 4 * EPS * (1.0 + (np.abs(z) + np.abs(c * tau)) * hp / np.maximum(gp, EPS))
+        small = np.abs(nstep) <= floor
+        tight = hi - lo <= 2 * EPS
+        new = np.where(small, newton, np.where(tight, mid, new))
+        new = np.where(done, tau, new)
+        done |= small | tight
+        step_old, step = step, np.abs(new - tau)
+        tau = new
+        if np.all(done):
+            return tau, it
+    return tau, maxiter
+
+
+class Planar(Transform):
+    r"""Planar flow :math:`x = u + \hat\rho \tanh(w^\top u + b)` (Rezende and Mohamed, 2015).
+
+    :math:`\log|\det J| = \log(1 + h'(w^\top u + b)\, w^\top\hat\rho)` by the matrix
+    determinant lemma; the inverse solves a scalar equation (module docstring).
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        Must not be zero when ``reparameterize`` is True (the map divides by ``||w||^2``).
+    rho : array_like, shape (d,)
+        Unconstrained; :math:`\hat\rho` is derived from it at every call.
+    b : array_like, shape (1,)
+    reparameterize : bool, default True
+        If False, :math:`\hat\rho = \rho` and ``w^T rho < -1`` is refused with a
+        ``ValueError`` (the map would not be invertible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = Planar([1.0, 0.0], [2.0, 1.0], [0.0])
+    >>> x, logdet = t.forward(np.array([[0.0, 0.0], [1.0, -1.0]]))
+    >>> u, _ = t.inverse(x)
+    >>> bool(np.allclose(u, [[0.0, 0.0], [1.0, -1.0]], atol=1e-12))
+    True
+    """
+
+    numerical_inverse = True
+
+    def __init__(self, w, rho, b, reparameterize=True):
+        w = np.atleast_1d(np.asarray(w, dtype=float))
+        rho = np.atleast_1d(np.asarray(rho, dtype=float))
+        b = np.atleast_1d(np.asarray(b, dtype=float))
+        if w.ndim != 1 or rho.shape != w.shape or b.shape != (1,):
+            raise ValueError("Planar: expected w and rho of shape (d,) and b of shape (1,), got "
+                             f"{w.shape}, {rho.shape} and {b.shape}")
+        self.reparameterize = bool(reparameterize)
+        super().__init__(w.size, {"w": w, "rho": rho, "b": b})
+
+    @classmethod
+    def random(cls, dim, random_state=None, scale=1.0, reparameterize=True):
+        """Random parameters: ``w``, ``rho``, ``b`` from ``N(0, scale^2)``.
+
+        With ``reparameterize=False`` the draw of ``rho`` is shifted along ``w`` so that
+        ``w^T rho >= -0.5`` (a valid raw planar flow).
+        """
+        rng = as_rng(random_state)
+        w, rho, b = rng.normal(0, scale, dim), rng.normal(0, scale, dim), rng.normal(0, scale, 1)
+        if not reparameterize and w @ rho < -0.5:
+            rho = rho + (-0.5 - w @ rho) * w / (w @ w)
+        return cls(w, rho, b, reparameterize=reparameterize)
+
+    # ------------------------------------------------------------------ constrained values
+    def _validate_params(self):
+        w, rho = self.params["w"], self.params["rho"]
+        if self.reparameterize:
+            if not w @ w > 0:
+                raise ValueError("Planar: expected a nonzero w (the reparameterization divides "
+                                 f"by ||w||^2), got ||w||^2 = {w @ w:.3g}")
+        elif w @ rho < -1:
+            raise ValueError("Planar: without the reparameterization the flow is invertible only "
+                             f"if w^T rho >= -1; got w^T rho = {w @ rho:.6g}")
+
+    def constrained(self):
+        r"""``(rho_hat, c, one_plus_c)`` with :math:`c = w^\top\hat\rho` and ``1 + c`` exact."""
+        w, rho = self.params["w"], self.params["rho"]
+        s = w @ rho
+        if not self.reparameterize:
+            return rho, s, 1.0 + s
+        sp = softplus(s)
+        rho_hat = rho + ((sp - 1.0) - s) * w / (w @ w)
+        return rho_hat, sp - 1.0, sp
+
+    @property
+    def rho_hat(self):
+        r"""The vector :math:`\hat\rho` actually used by the map, shape (d,)."""
+        return self.constrained()[0]
+
+    def _parts(self, u):
+        rho_hat, c, one_plus_c = self.constrained()
+        arg = u @ self.params["w"] + self.params["b"][0]            # (n,)
+        tau, hp = np.tanh(arg), sech2(arg)                          # (n,), (n,)
+        D = tau * tau + hp * one_plus_c                             # (n,) = 1 + h' c
+        return rho_hat, c, tau, hp, D
+
+    # ------------------------------------------------------------------ maths
+    def _forward(self, u):
+        rho_hat, _, tau, _, D = self._parts(u)
+        return u + tau[:, None] * rho_hat, np.log(D)
+
+    def _inverse(self, x):
+        rho_hat, c, one_plus_c = self.constrained()
+        z = x @ self.params["w"] + self.params["b"][0]              # (n,)
+        tau, _ = solve_tanh_equation(z, c)
+        u = x - tau[:, None] * rho_hat                              # (n, d)
+        hp = sech2(z - c * tau)
+        return u, -np.log(tau * tau + hp * one_plus_c)
+
+    def _jacobian(self, u):
+        rho_hat, _, _, hp, _ = self._parts(u)
+        w = self.params["w"]
+        return np.eye(self.dim) + hp[:, None, None] * np.outer(rho_hat, w)
+
+    def _forward_vjp(self, u, gx, gl):
+        w, rho = self.params["w"], self.params["rho"]
+        rho_hat, c, tau, hp, D = self._parts(u)
+        hpp = -2.0 * tau * hp                                       # h''
+        alpha = (gx @ rho_hat) * hp + gl * hpp * c / D              # (n,)
+        gu = gx + alpha[:, None] * w
+        g_w = alpha @ u                                             # at fixed rho_hat
+        G = tau @ gx                                                # d L / d rho_hat, (d,)
+        g_c = np.sum(gl * hp / D)
+        s = w @ rho
+        if self.reparameterize:
+            N = w @ w
+            k, dk, dm = softplus(s) - 1.0 - s, -sigmoid(-s), sigmoid(s)
+            gam = g_c * dm + (G @ w) / N * dk
+            g_rho = G + gam * w
+            g_w = g_w + gam * rho + k * (G / N - 2.0 * (G @ w) * w / N ** 2)
+        else:
+            g_rho = G + g_c * w
+            g_w = g_w + g_c * rho
+        return gu, {"w": g_w, "rho": g_rho, "b": np.array([alpha.sum()])}
+
+    def _solve_jacobian_transpose(self, u, v):
+        rho_hat, _, _, hp, D = self._parts(u)
+        return v - ((hp / D) * (v @ rho_hat))[:, None] * self.params["w"]
+
+    def inverse_jacobian(self, x):
+        r"""Explicit Jacobian of the inverse map, :math:`\partial u_i/\partial x_j`, shape (n, d, d).
+
+        Differentiating :math:`u = x - \hat\rho\tau(x)` with
+        :math:`\tau = \tanh(w^\top x + b - c\tau)`:
+        :math:`d\tau = h'\,(w^\top dx - c\,d\tau)`, so
+        :math:`J_{\phi^{-1}}(x) = I - \frac{h'}{1 + c h'}\hat\rho w^\top`.
+        Derived from the inverse map itself, not from :math:`J_\phi^{-1}`, so that eq. (7)
+        can be checked against eq. (8).
+        """
+        x = self._prepare(x, "x")
+        rho_hat, c, one_plus_c = self.constrained()
+        z = x @ self.params["w"] + self.params["b"][0]
+        tau, _ = solve_tanh_equation(z, c)
+        hp = sech2(z - c * tau)
+        coef = hp / (tau * tau + hp * one_plus_c)                   # (n,)
+        return np.eye(self.dim) - coef[:, None, None] * np.outer(rho_hat, self.params["w"])
+
+
+def _planar_raw(d, rng):
+    return Planar.random(d, rng, reparameterize=False)
+
+
+register_case("planar", Planar.random, roundtrip_tol=1e-8)
+register_case("planar_raw", _planar_raw, roundtrip_tol=1e-8)

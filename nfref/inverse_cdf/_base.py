@@ -107,10 +107,13 @@ def monotone_root(cdf, pdf, target, lo, hi, x0=None, tol=1e-13, max_iter=200):
         dens = pdf(xa, active)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = xa - fa / dens
-        ok = np.isfinite(newton) & (newton > la) & (newton < ha)
+        scale = tol * (1.0 + np.abs(xa))
+        # A converged Newton step may land on the bracket's end (F(x) - w of either sign
+        # at rounding level): accept it before the bracket test would send it to bisection.
+        converged = np.isfinite(newton) & (np.abs(newton - xa) <= scale)
+        ok = converged | (np.isfinite(newton) & (newton > la) & (newton < ha))
         new = np.where(ok, newton, 0.5 * (la + ha))
-        scale = tol * (1.0 + np.abs(new))
-        done = (np.abs(new - xa) <= scale) | (ha - la <= scale) | (fa == 0)
+        done = converged | (ha - la <= scale) | (fa == 0)
         x[active], lo[active], hi[active] = np.where(fa == 0, xa, new), la, ha
         active = active[~done]
         if active.size == 0:

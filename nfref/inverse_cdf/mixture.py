@@ -131,7 +131,11 @@ class GaussianMixtureCDF(InverseCDFTransform):
 
     # ------------------------------------------------------------------ pieces
     def _eps(self, z):
-        return np.einsum("kji,nki->nkj", self.chol_inv, z[:, None, :] - self.means)  # (n, K, d)
+        """``eps[n, k] = A_k (z_n - m_k)``, shape (n, K, d) (a matrix product per component)."""
+        eps = np.empty((z.shape[0], self.weights.size, self.dim))
+        for k in range(self.weights.size):
+            eps[:, k, :] = (z - self.means[k]) @ self.chol_inv[k].T
+        return eps
 
     def _log_past(self, eps):
         """``log pi_k + log N(z_<j)`` for every ``j`` (``j = 0``: the empty past), (n, K, d)."""
@@ -142,7 +146,9 @@ class GaussianMixtureCDF(InverseCDFTransform):
 
     def _posterior(self, eps):
         lp = self._log_past(eps)
-        return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))  # (n, K, d), r_kj
+        top = lp.max(axis=1, keepdims=True)                        # log-sum-exp over k
+        r = np.exp(lp - top)
+        return r / r.sum(axis=1, keepdims=True)                    # (n, K, d), r_kj
 
     def _logp(self, eps):
         per = -0.5 * eps * eps - self.log_diag - 0.5 * LOG_2PI
@@ -167,12 +173,18 @@ class GaussianMixtureCDF(InverseCDFTransform):
             c = sign[:, None] * (z[:, j:j + 1] - eps[:, :, j] * scale)   # (n, K)
             level = np.where(sign > 0, w[:, j], w_bar[:, j])
 
-            def cdf(x, idx, r=r, c=c, scale=scale):
-                return np.sum(r[idx] * ndtr((x[:, None] - c[idx]) / scale), axis=1)
+            rk, ck = r.T.copy(), c.T.copy()                        # (K, n): a sum of K arrays
 
-            def pdf(x, idx, r=r, c=c, scale=scale):
-                e = (x[:, None] - c[idx]) / scale
-                return np.sum(r[idx] * np.exp(-0.5 * e * e) / (SQRT_2PI * scale), axis=1)
+            def cdf(x, idx, rk=rk, ck=ck, scale=scale):
+                return sum(rk[k, idx] * ndtr((x - ck[k, idx]) / scale[k])
+                           for k in range(scale.size))
+
+            def pdf(x, idx, rk=rk, ck=ck, scale=scale):
+                out = 0.0
+                for k in range(scale.size):
+                    e = (x - ck[k, idx]) / scale[k]
+                    out = out + rk[k, idx] * np.exp(-0.5 * e * e) / (SQRT_2PI * scale[k])
+                return out
 
             q = ndtri(level)[:, None]                              # component quantiles bracket
             lo = np.min(c + q * scale, axis=1)

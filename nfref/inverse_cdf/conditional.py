@@ -244,7 +244,9 @@ def banana(b=1.0, s=0.5, dim=2, with_ppf=True):
         raise ValueError(f"banana: expected finite b and s > 0, got b={b!r}, s={s!r}")
     conds = [_normal_first()] + [_banana_link(float(b), float(s), with_ppf)
                                  for _ in range(dim - 1)]
-    return ConditionalCDF(conds, name=f"banana(b={b:g}, s={s:g})")
+    law = ConditionalCDF(conds, name=f"banana(b={b:g}, s={s:g})")
+    law.b, law.s = float(b), float(s)
+    return law
 
 
 def _banana_case(with_ppf):

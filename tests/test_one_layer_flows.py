@@ -111,3 +111,10 @@ def test_inverse_jacobian_is_inverse_of_forward_jacobian(rng, cls):
     assert np.max(np.abs(prod - np.eye(4))) <= 1e-12
     res = check_jacobian(lambda v: t.inverse(v)[0], t.inverse_jacobian(x), x, bound=1e-6)
     assert res.passed, str(res)
+
+
+def test_planar_refuses_parameters_where_softplus_underflows():
+    w = np.array([1.0, 0.0])
+    Planar(w, [-700.0, 0.0], [0.0])                                # 1 + c = e^-700 > 0: fine
+    with pytest.raises(ValueError, match="underflows to 0"):
+        Planar(w, [-800.0, 0.0], [0.0])

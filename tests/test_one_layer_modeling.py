@@ -96,7 +96,9 @@ def test_backward_modeling_recovers_the_gaussian_mle(rng):
 
 
 def test_planar_inverse_study_small(rng):
-    r = planar_inverse_errors(n_draws=60, n_points=20, random_state=1)
-    assert set(r) >= {"roundtrip", "solver", "conditioning"}
-    # the round trip never exceeds what float64 conditioning allows by more than a small factor
-    assert np.max(r["conditioning"]) <= 100
+    r = planar_inverse_errors(n_draws=80, n_points=20, random_state=1)
+    ok = ~r["refused"]
+    assert ok.sum() >= 60 and np.all(np.isnan(r["roundtrip"][~ok]))
+    # the round trip stays within a small factor of what float64 conditioning allows
+    assert np.max(r["conditioning"][ok]) <= 4.0
+    assert np.max(r["roundtrip"][ok & (r["norm_w"] < 3) & (r["norm_rho_hat"] < 3)]) <= 1e-12

@@ -75,18 +75,26 @@ def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
     -------
     dict of ndarray, each of shape (n_draws,)
         ``roundtrip``, ``solver``, ``conditioning``, ``norm_w``, ``norm_rho_hat``, ``c``,
-        ``dim``.
+        ``dim``, and the boolean ``refused``: draws with :math:`w^\top\rho < -745`, which
+        :class:`Planar` refuses (``softplus`` underflows to 0); their entries are NaN.
     """
     rng = as_rng(random_state)
     keys = ("roundtrip", "solver", "conditioning", "norm_w", "norm_rho_hat", "c", "dim")
     out = {k: np.empty(n_draws) for k in keys}
+    out["refused"] = np.zeros(n_draws, dtype=bool)
     lo, hi = log10_scale
     for i in range(n_draws):
         d = dims[i % len(dims)]
         sw, sr, sb = 10.0 ** rng.uniform(lo, hi, 3)
-        t = Planar(sw * rng.standard_normal(d), sr * rng.standard_normal(d),
-                   sb * rng.standard_normal(1))
+        w, rho, b = sw * rng.standard_normal(d), sr * rng.standard_normal(d), rng.standard_normal(1)
         u = rng.standard_normal((n_points, d))
+        try:
+            t = Planar(w, rho, sb * b)
+        except ValueError:                 # w^T rho < -745: refused (softplus underflows)
+            for k in keys:
+                out[k][i] = np.nan
+            out["refused"][i], out["dim"][i] = True, d
+            continue
         x, _ = t.forward(u)
         u_back, _ = t.inverse(x)
         u_star = reference_inverse(t, x, u_back)

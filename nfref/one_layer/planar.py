@@ -27,7 +27,9 @@ enforce it with
 .. math::  \hat\rho = \rho + \big(m(w^\top\rho) - w^\top\rho\big)\frac{w}{\|w\|^2},
            \qquad m(s) = -1 + \operatorname{softplus}(s),
 
-so that :math:`c = w^\top\hat\rho = m(w^\top\rho) > -1` for every parameter value. We keep
+so that :math:`c = w^\top\hat\rho = m(w^\top\rho) > -1` for every parameter value (in
+float64, as long as :math:`\operatorname{softplus}(w^\top\rho)` does not underflow to 0,
+i.e. :math:`w^\top\rho > -745`; below that the parameters are refused). We keep
 :math:`1 + c = \operatorname{softplus}(s)` exactly, and
 :math:`1 + h' c = \tanh^2(a+b) + h'(a+b)(1 + c)` is a sum of non-negative terms (no
 cancellation when ``c`` is near ``-1``).
@@ -221,6 +223,10 @@ class Planar(Transform):
             if not w @ w > 0:
                 raise ValueError("Planar: expected a nonzero w (the reparameterization divides "
                                  f"by ||w||^2), got ||w||^2 = {w @ w:.3g}")
+            if not softplus(w @ rho) > 0:
+                raise ValueError("Planar: 1 + w^T rho_hat = softplus(w^T rho) underflows to 0 in "
+                                 f"float64 for w^T rho = {w @ rho:.6g} (the map would be singular "
+                                 "on the hyperplane w^T u + b = 0); expected w^T rho > -745")
         elif w @ rho < -1:
             raise ValueError("Planar: without the reparameterization the flow is invertible only "
                              f"if w^T rho >= -1; got w^T rho = {w @ rho:.6g}")
@@ -252,8 +258,19 @@ class Planar(Transform):
         rho_hat, _, tau, _, D = self._parts(u)
         return u + tau[:, None] * rho_hat, np.log(D)
 
+    def _realized_c(self, rho_hat):
+        """``w^T rho_hat`` of the float64 vectors the forward map uses, summed in long double.
+
+        For large ``|rho|`` the rounding of ``rho_hat`` moves ``w^T rho_hat`` away from
+        ``m(w^T rho)`` by about ``eps |w| |rho|``; the inverse solves for the map that
+        ``forward`` actually computes, which matters where ``c`` is near ``-1``.
+        """
+        ld = np.longdouble
+        return float(self.params["w"].astype(ld) @ rho_hat.astype(ld))
+
     def _inverse(self, x):
-        rho_hat, c, one_plus_c = self.constrained()
+        rho_hat, _, one_plus_c = self.constrained()
+        c = self._realized_c(rho_hat)
         z = x @ self.params["w"] + self.params["b"][0]              # (n,)
         tau, _ = solve_tanh_equation(z, c)
         u = x - tau[:, None] * rho_hat                              # (n, d)
@@ -301,7 +318,8 @@ class Planar(Transform):
         can be checked against eq. (8).
         """
         x = self._prepare(x, "x")
-        rho_hat, c, one_plus_c = self.constrained()
+        rho_hat, _, one_plus_c = self.constrained()
+        c = self._realized_c(rho_hat)
         z = x @ self.params["w"] + self.params["b"][0]
         tau, _ = solve_tanh_equation(z, c)
         hp = sech2(z - c * tau)

@@ -1,0 +1,244 @@
+r"""Claims of notes 000, section 2: one-layer flows, eqs. (7) and (8), backward modeling.
+
+Each claim compares two independent computations: eq. (7) uses the explicit Jacobian of the
+inverse map, eq. (8) only the forward log-determinant; the matrix determinant lemma is
+checked against ``slogdet``; Jacobians and gradients against finite differences; backward
+modeling against the closed-form Gaussian MLE. The planar inverse's accuracy over 10^4
+random parameter draws is the benchmark ``s02_planar_inverse``
+(``python -m nfref bench -k s02``).
+"""
+
+import numpy as np
+from scipy import stats
+
+from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from ..gradcheck import check_gradient, check_vjp, numerical_jacobian, relative_error
+from ..inverse_cdf import GaussianCDF
+from ..linear import Linear
+from ..one_layer import (Planar, Radial, backward_log_likelihood, conditional_log_likelihood,
+                         fit_backward_gaussian, gaussian_mle, log_likelihood_eq7,
+                         log_likelihood_eq8, mean_log_likelihood_and_grad)
+from ..one_layer.inverse_study import planar_inverse_errors
+from ..one_layer.planar import sech2
+from ..report import benchmark, claim
+
+FLOWS = (Linear, Planar, Radial)
+
+
+@claim("eq. (7) = eq. (8): log-likelihood via J_phi^-1(x) and via J_phi(u) (linear, planar, "
+       "radial; normal and uniform bases)", where="000 sec. 2.1 eqs. (7), (8)", bound=1e-10)
+def _():
+    rng = np.random.default_rng(20)
+    errs = []
+    for cls in FLOWS:
+        for d in (1, 2, 3, 5):
+            t = cls.random(d, rng)
+            for base in (StandardNormal(d), UniformCube(d)):
+                x = Flow(base, t).rvs(50, random_state=rng)
+                errs.append(np.max(np.abs(log_likelihood_eq7(base, t, x)
+                                          - log_likelihood_eq8(base, t, x))))
+    return max(errs), f"{len(errs)} flow/base/dimension combinations"
+
+
+@claim("planar: matrix determinant lemma log|1 + h' w^T rho_hat| = slogdet(I + h' rho_hat w^T)",
+       where="000 sec. 2.1 forward trick", bound=1e-10)
+def _():
+    rng = np.random.default_rng(21)
+    errs = []
+    for d in (1, 2, 3, 5, 10):
+        t = Planar.random(d, rng, scale=2.0)
+        u = rng.standard_normal((50, d))
+        w, rho_hat, b = t.params["w"], t.rho_hat, t.params["b"][0]
+        hp = sech2(u @ w + b)
+        explicit = np.eye(d) + hp[:, None, None] * np.outer(rho_hat, w)   # built by hand
+        errs.append(np.max(np.abs(t.forward(u)[1] - np.linalg.slogdet(explicit)[1])))
+    return max(errs)
+
+
+def _planar_fd(d=3, seed=22):
+    rng = np.random.default_rng(seed)
+    t = Planar.random(d, rng)
+    u = rng.standard_normal((20, d))
+    hp = sech2(u @ t.params["w"] + t.params["b"][0])
+    outer = np.outer(t.rho_hat, t.params["w"])
+    num = numerical_jacobian(lambda v: t.forward(v)[0], u)          # (n, d, d)
+    return t, hp, outer, num
+
+
+@claim("planar Jacobian entries delta_ij + rho_i h' w_j match finite differences",
+       where="000 sec. 2.1 (slip)", bound=1e-6)
+def _():
+    _, hp, outer, num = _planar_fd()
+    right = np.eye(3) + hp[:, None, None] * outer
+    return relative_error(right, num, axis=0)
+
+
+@claim("planar Jacobian: the notes' entries 1 + rho_i h' w_j miss by 1 off the diagonal",
+       where="000 sec. 2.1 (slip)", bound=0.999999, at_least=True)
+def _():
+    _, hp, outer, num = _planar_fd()
+    notes = 1.0 + hp[:, None, None] * outer
+    off = ~np.eye(3, dtype=bool)
+    gap = np.abs(notes - num)[:, off]
+    return gap.min(), f"off-diagonal |notes - FD| in [{gap.min():.9f}, {gap.max():.9f}]"
+
+
+@claim("planar: reparameterized flow invertible for any parameters (w^T rho from -700 to 1e3): "
+       "round trip / float64 floor", where="R&M 2015 A.1; 000 sec. 2", bound=4.0)
+def _():
+    rng = np.random.default_rng(23)
+    worst, worst_abs = 0.0, 0.0
+    eps = np.finfo(float).eps
+    for s in np.linspace(-700, 1e3, 41):           # raw w^T rho; below -745 softplus underflows
+        w = rng.standard_normal(3)
+        rho = rng.standard_normal(3)
+        rho += (s - w @ rho) * w / (w @ w)
+        t = Planar(w, rho, rng.standard_normal(1))
+        rho_hat, c, one_plus_c = t.constrained()
+        if not one_plus_c > 0:
+            return np.inf, "1 + w^T rho_hat is not positive"
+        u = rng.standard_normal((200, 3))
+        x, logdet = t.forward(u)
+        err = np.max(np.abs(t.inverse(x)[0] - u), axis=1)
+        # float64 floor: the rounding of x magnified by ||J^{-1}|| <= 1 + h'|rho_hat||w|/D
+        # (large when c -> -1 or |rho_hat||w| is large), plus the subtraction x - rho_hat tau
+        hp = sech2(u @ w + t.params["b"][0])
+        kappa = 1.0 + hp * np.linalg.norm(rho_hat) * np.linalg.norm(w) / np.exp(logdet)
+        floor = eps * (kappa * (1.0 + np.max(np.abs(x), axis=1)) + np.linalg.norm(rho_hat))
+        worst = max(worst, np.max(err / floor))
+        worst_abs = max(worst_abs, err.max())
+    return worst, f"41 draws; 1 + w^T rho_hat > 0 in all; largest |error| {worst_abs:.1e}"
+
+
+@claim("planar without reparameterization: w^T rho < -1 is refused (the map folds)",
+       where="R&M 2015 A.1; 000 sec. 2", bound=1.0, at_least=True)
+def _():
+    try:
+        Planar([1.0, 0.0], [-2.0, 0.0], [0.0], reparameterize=False)
+    except ValueError:
+        pass
+    else:
+        return 0.0, "not refused"
+    # the folded map: a -> a - 2 tanh(a) takes the same value at a = +-1.9150... and 0
+    a = np.array([-1.915008, 0.0, 1.915008])
+    vals = a - 2 * np.tanh(a)
+    return 1.0, f"a - 2 tanh(a) at a = -1.915, 0, 1.915: {np.round(vals, 5)} (three preimages of 0)"
+
+
+@claim("planar inverse VJP (implicit function theorem) against finite differences",
+       where="DESIGN implicit gradient", bound=1e-6)
+def _():
+    rng = np.random.default_rng(24)
+    errs = [check_vjp(Planar.random(d, rng), rng.standard_normal((6, d)), "inverse").error
+            for d in (1, 2, 5)]
+    return max(errs)
+
+
+@claim("radial: closed-form inverse (root of r^2 + (alpha + beta - R) r - alpha R) round trip",
+       where="R&M 2015 A.2", bound=1e-12)
+def _():
+    rng = np.random.default_rng(25)
+    errs = []
+    for d in (1, 2, 3, 5):
+        for scale in (0.3, 1.0, 3.0):
+            t = Radial.random(d, rng, scale=scale)
+            u = t.params["z0"] + rng.standard_normal((100, d)) * np.logspace(-4, 2, 100)[:, None]
+            x, _ = t.forward(u)
+            errs.append(np.max(np.abs(t.inverse(x)[0] - u) / (1.0 + np.abs(u))))
+    return max(errs), "relative to 1 + |u|, radii from 1e-4 to 1e2"
+
+
+@claim("uniform base: log-likelihood = log|det J_phi^-1(x)| on the image, -inf off it, no NaN",
+       where="000 sec. 2.1", bound=1e-12)
+def _():
+    rng = np.random.default_rng(26)
+    errs = []
+    for cls in (Planar, Radial):
+        t = cls.random(2, rng)
+        base = UniformCube(2)
+        x = Flow(base, t).rvs(200, random_state=rng)
+        errs.append(np.max(np.abs(log_likelihood_eq8(base, t, x) - t.inverse(x)[1])))
+        far = np.array([[40.0, -40.0], [-25.0, 30.0]])
+        for f in (log_likelihood_eq7, log_likelihood_eq8):
+            ll = f(base, t, far)
+            if np.any(np.isnan(ll)) or not np.all(np.isneginf(ll)):
+                return np.inf, "off the image: not -inf"
+    return max(errs), "off the image: -inf from eq. (7) and eq. (8)"
+
+
+@claim("gradient of the mean log-likelihood (forward trick) against finite differences",
+       where="000 sec. 2.1", bound=1e-6)
+def _():
+    rng = np.random.default_rng(27)
+    errs = []
+    for cls in FLOWS:
+        t = cls.random(2, rng)
+        for base in (StandardNormal(2), DiagonalNormal(rng.normal(size=2), 0.3 * rng.normal(size=2)),
+                     UniformCube(2)):
+            x = (Flow(base, t).rvs(25, random_state=rng) if isinstance(base, UniformCube)
+                 else 1.5 * rng.standard_normal((25, 2)))
+            flow = Flow(base, t)
+            params = flow.params
+            _, grads = mean_log_likelihood_and_grad(base, t, x)
+
+            def fun(p):
+                saved = {k: v.copy() for k, v in params.items()}
+                for k, v in p.items():
+                    params[k][...] = v
+                try:
+                    return float(np.mean(log_likelihood_eq8(base, t, x)))
+                finally:
+                    for k, v in saved.items():
+                        params[k][...] = v
+            errs.append(check_gradient(fun, grads, {k: v.copy() for k, v in params.items()}).error)
+    return max(errs), "linear, planar, radial x normal, diagonal normal, uniform bases"
+
+
+@claim("backward modeling: log|det J_Psi(x)| = sum_j log p_j(x_j | x_<j) = log N(x; mu, Sigma)",
+       where="000 sec. 2.2", bound=1e-10)
+def _():
+    rng = np.random.default_rng(28)
+    errs = []
+    for d in (1, 2, 3, 5):
+        psi = GaussianCDF.random(d, rng)
+        x = psi.rvs(100, random_state=rng)
+        lb = backward_log_likelihood(psi, x)
+        ref = stats.multivariate_normal(psi.mean_vector(), psi.covariance()).logpdf(x)
+        errs.append(np.max(np.abs(lb - conditional_log_likelihood(psi, x))))
+        errs.append(np.max(np.abs(lb - np.reshape(ref, -1))))
+    return max(errs)
+
+
+@claim("backward modeling by gradient ascent recovers the closed-form Gaussian MLE",
+       where="000 sec. 2.2", bound=1e-6)
+def _():
+    rng = np.random.default_rng(29)
+    cov = np.array([[2.0, 0.6, -0.3], [0.6, 0.5, 0.1], [-0.3, 0.1, 1.0]])
+    x = rng.multivariate_normal([1.0, -2.0, 0.5], cov, size=400)
+    psi, res = fit_backward_gaussian(x)
+    mean, cov_hat = gaussian_mle(x)
+    err_m = np.max(np.abs(psi.mean_vector() - mean))
+    err_c = np.max(np.abs(psi.covariance() - cov_hat))
+    return max(err_m, err_c), f"mean {err_m:.1e}, covariance {err_c:.1e}, {res.nit} L-BFGS iterations"
+
+
+@benchmark("s02_planar_inverse")
+def _(stream):
+    """The planar inverse over 10^4 random parameter draws (scales 1e-2 to 1e2)."""
+    import time
+    start = time.perf_counter()
+    r = planar_inverse_errors(n_draws=10_000, n_points=100, random_state=0)
+    secs = time.perf_counter() - start
+    ok = ~r["refused"]
+    near = ok & (r["c"] < -1 + 1e-3)
+    print(f"10^4 draws x 100 points, d in (1, 2, 3, 5), |w| up to {np.nanmax(r['norm_w']):.0f}, "
+          f"|rho_hat| up to {np.nanmax(r['norm_rho_hat']):.0f} ({secs:.1f} s)", file=stream)
+    print(f"refused (w^T rho < -745, softplus underflows): {int(r['refused'].sum())}", file=stream)
+    print(f"{'':40s} {'all draws':>12s} {'1 + c >= 1e-3':>14s}", file=stream)
+    for key, label in (("roundtrip", "max |inverse(forward(u)) - u|"),
+                       ("solver", "max |inverse(x) - long double inverse|"),
+                       ("conditioning", "max round trip / float64 floor")):
+        print(f"{label:40s} {r[key][ok].max():12.3e} {r[key][ok & ~near].max():14.3e}",
+              file=stream)
+    print(f"draws with 1 + w^T rho_hat < 1e-3 (nearly singular map): {int(near.sum())}",
+          file=stream)

@@ -70,10 +70,12 @@ def tril_solve(jac, v, transpose=False):
 def monotone_root(cdf, pdf, target, lo, hi, x0=None, tol=1e-13, max_iter=200):
     r"""Solve :math:`F(x) = w` for increasing :math:`F`, elementwise, by bracketed Newton.
 
-    Newton steps :math:`x \leftarrow x - (F(x) - w)/f(x)` are taken while they stay inside
+    Newton steps :math:`x \leftarrow x - (F(x) - w)/f(x)` (for :math:`w \le 1/2` on
+    :math:`\log F`: :math:`x \leftarrow x - F(x)\log(F(x)/w)/f(x)`) are taken while they stay inside
     the bracket :math:`[lo, hi]` (kept with :math:`F(lo) \le w \le F(hi)`), bisection
     otherwise; every point is updated at once (no loop over points). Stops when every
-    step or bracket is below ``tol * (1 + |x|)``.
+    step or bracket is below ``tol * (1 + |x|)``, or the residual :math:`|F(x) - w|` is at
+    the rounding level of :math:`w` (4 units in the last place).
 
     Parameters
     ----------
@@ -105,15 +107,23 @@ def monotone_root(cdf, pdf, target, lo, hi, x0=None, tol=1e-13, max_iter=200):
         la = np.where(fa < 0, xa, la)
         ha = np.where(fa >= 0, xa, ha)
         dens = pdf(xa, active)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = xa - fa / dens
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # Below 1/2, Newton on log F (log F is nearly quadratic in a light lower tail,
+            # where F itself shrinks geometrically and plain Newton crawls); above, on F.
+            fx = fa + ta
+            log_step = (np.log(fx) - np.log(ta)) * fx / dens
+            newton = xa - np.where(ta <= 0.5, log_step, fa / dens)
         scale = tol * (1.0 + np.abs(xa))
         # A converged Newton step may land on the bracket's end (F(x) - w of either sign
         # at rounding level): accept it before the bracket test would send it to bisection.
         converged = np.isfinite(newton) & (np.abs(newton - xa) <= scale)
         ok = converged | (np.isfinite(newton) & (newton > la) & (newton < ha))
         new = np.where(ok, newton, 0.5 * (la + ha))
-        done = converged | (ha - la <= scale) | (fa == 0)
+        # Residual at the rounding level of w: x is as good as F's float64 values allow
+        # (in a CDF's upper tail, where F is flat near 1, that is far from 1e-13; the laws
+        # therefore solve there with the survival function instead).
+        floor = np.abs(fa) <= 4.0 * np.finfo(float).eps * np.abs(ta)
+        done = converged | floor | (ha - la <= scale) | (fa == 0)
         x[active], lo[active], hi[active] = np.where(fa == 0, xa, new), la, ha
         active = active[~done]
         if active.size == 0:

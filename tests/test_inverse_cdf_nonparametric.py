@@ -1,0 +1,155 @@
+"""Mixture, conditional-defined laws and morphing (notes 000 sec. 1): checks beyond the contract."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nfref.gradcheck import check_jacobian, check_logdet, check_roundtrip, numerical_jacobian
+from nfref.inverse_cdf import (Conditional, ConditionalCDF, GaussianCDF, GaussianMixtureCDF,
+                               Morph, banana, monotone_root, morph, tril_inverse, tril_solve)
+from nfref.inverse_cdf.examples import example_banana, example_gumbel, example_mixture
+
+
+def test_tril_helpers_against_numpy(rng):
+    jac = np.tril(rng.standard_normal((7, 4, 4))) + 3 * np.eye(4)
+    inv = tril_inverse(jac)
+    assert np.max(np.abs(inv - np.linalg.inv(jac))) <= 1e-13
+    assert np.all(np.triu(inv, 1) == 0.0)
+    v = rng.standard_normal((7, 4))
+    for transpose in (False, True):
+        a = np.swapaxes(jac, 1, 2) if transpose else jac
+        ref = np.linalg.solve(a, v[..., None])[..., 0]
+        assert np.max(np.abs(tril_solve(jac, v, transpose) - ref)) <= 1e-13
+
+
+def test_monotone_root_matches_ndtri_in_both_tails():
+    # Lower half on F; the upper half solved as 1 - F(-x) = 1 - w, increasing in x.
+    from scipy.special import ndtr, ndtri
+    w = np.array([1e-300, 1e-50, 1e-5, 0.3, 0.5])
+
+    def pdf(x, idx):
+        return np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+    x = monotone_root(lambda x, idx: ndtr(x), pdf, w, np.full(5, -40.0), np.full(5, 10.0))
+    assert np.max(np.abs(x - ndtri(w)) / (1 + np.abs(x))) <= 1e-14
+    w_bar = np.array([1e-12, 1e-100])                   # w = 1 - w_bar rounds or is inexact
+    x = -monotone_root(lambda x, idx: ndtr(x), pdf, w_bar, np.full(2, -40.0), np.full(2, 10.0))
+    assert np.max(np.abs(x + ndtri(w_bar)) / (1 + np.abs(x))) <= 1e-14
+
+
+def test_one_component_mixture_is_the_gaussian(rng):
+    g = GaussianCDF.random(3, rng)
+    m = GaussianMixtureCDF([1.0], g.mean_vector()[None], g.covariance()[None])
+    z = g.rvs(100, random_state=1)
+    assert np.max(np.abs(m.partial_cdf(z) - g.partial_cdf(z))) <= 1e-13
+    assert np.max(np.abs(m.logpdf(z) - g.logpdf(z))) <= 1e-12
+    assert np.max(np.abs(m.partial_cdf_jacobian(z) - g.partial_cdf_jacobian(z))) <= 1e-12
+    u = rng.uniform(0.01, 0.99, (100, 3))
+    assert np.max(np.abs(m.quantile(u) - g.quantile(u))) <= 1e-11
+
+
+def test_mixture_2d_closed_form(rng):
+    # G_1 and G_2 of eq. (1) written out for d = 2, against the class.
+    m = example_mixture()
+    z = rng.standard_normal((50, 2)) * 2
+    pi, mu, cov = m.weights, m.means, m.covs
+    s1 = np.sqrt(cov[:, 0, 0])
+    g1 = np.sum(pi * stats.norm.cdf((z[:, :1] - mu[:, 0]) / s1), axis=1)
+    post = pi * stats.norm.pdf(z[:, :1], mu[:, 0], s1)
+    post /= post.sum(1, keepdims=True)
+    cmean = mu[:, 1] + cov[:, 0, 1] / cov[:, 0, 0] * (z[:, :1] - mu[:, 0])
+    csd = np.sqrt(cov[:, 1, 1] - cov[:, 0, 1] ** 2 / cov[:, 0, 0])
+    g2 = np.sum(post * stats.norm.cdf((z[:, 1:] - cmean) / csd), axis=1)
+    w = m.partial_cdf(z)
+    assert np.max(np.abs(w[:, 0] - g1)) <= 1e-13 and np.max(np.abs(w[:, 1] - g2)) <= 1e-13
+
+
+@pytest.mark.parametrize("make", [lambda: GaussianMixtureCDF.random(2, 3, spread=3.0),
+                                  lambda: GaussianMixtureCDF.random(3, 4, n_components=5),
+                                  example_mixture, lambda: example_banana(False),
+                                  example_gumbel])
+def test_round_trip_logdet_jacobian(make, rng):
+    law = make()
+    u = rng.uniform(0.001, 0.999, (40, law.dim))
+    assert check_roundtrip(law, u, bound=1e-8).passed
+    assert check_logdet(law, u, bound=1e-10).passed
+    z = law.quantile(u)
+    res = check_jacobian(law.partial_cdf, law.partial_cdf_jacobian(z), z, bound=1e-6)
+    assert res.passed, str(res)
+
+
+def test_far_tails_of_the_mixture_are_accurate():
+    # Lower tail through w, upper tail through 1 - w (computed directly, not as 1 - w).
+    m = example_mixture()
+    tiny = 1e-300
+    u = np.array([[tiny, 0.5], [0.5, tiny], [1 - 2.0 ** -53, 0.5], [0.5, 1 - 2.0 ** -53]])
+    z, logdet = m.forward(u)
+    assert np.all(np.isfinite(z)) and np.all(np.isfinite(logdet))
+    w, w_bar = m.partial_cdf_pair(z)
+    small = np.where(u <= 0.5, u, 1.0 - u)          # exact: 1 - u has no rounding for u > 1/2
+    got = np.where(u <= 0.5, w, w_bar)
+    assert np.max(np.abs(got - small) / small) <= 1e-8
+
+
+def test_numerical_and_closed_form_banana_agree(rng):
+    u = rng.uniform(1e-6, 1 - 1e-6, (500, 3))
+    a, b = banana(0.7, 0.6, 3, with_ppf=True), banana(0.7, 0.6, 3, with_ppf=False)
+    assert not a.numerical_inverse and b.numerical_inverse
+    za, zb = a.quantile(u), b.quantile(u)
+    assert np.max(np.abs(za - zb) / (1 + np.abs(za))) <= 1e-12
+
+
+def test_missing_callables_are_named():
+    def cond(**extra):
+        return Conditional(cdf=lambda t, p: stats.norm.cdf(t),
+                           logpdf=lambda t, p: stats.norm.logpdf(t), **extra)
+    law = ConditionalCDF([cond(), cond()])
+    z = np.zeros((2, 2))
+    assert np.all(law.partial_cdf(z) == 0.5)
+    with pytest.raises(ValueError, match="coordinate 1 has no cdf_grad"):
+        law.partial_cdf_jacobian(z)
+    grad = cond(cdf_grad=lambda t, p: np.zeros_like(p))
+    law = ConditionalCDF([grad, grad])
+    with pytest.raises(ValueError, match="coordinate 0 has no logpdf_grad"):
+        law.forward_vjp(np.full((2, 2), 0.5), np.ones((2, 2)), np.ones(2))
+    with pytest.raises(ValueError, match="sequence of Conditional"):
+        ConditionalCDF([lambda t: t])
+
+
+def test_bad_mixtures_are_refused():
+    with pytest.raises(ValueError, match="positive definite"):
+        GaussianMixtureCDF([1.0], [[0.0, 0.0]], [[[1.0, 2.0], [2.0, 1.0]]])
+    with pytest.raises(ValueError, match="symmetric"):
+        GaussianMixtureCDF([1.0], [[0.0, 0.0]], [[[1.0, 0.5], [0.0, 1.0]]])
+    with pytest.raises(ValueError, match="positive weights"):
+        GaussianMixtureCDF([1.0, -0.5], [[0.0], [1.0]], [[[1.0]], [[1.0]]])
+    with pytest.raises(ValueError, match=r"covs \(K, d, d\)"):
+        GaussianMixtureCDF([1.0], [[0.0, 0.0]], [[[1.0]]])
+
+
+@pytest.mark.parametrize("law", [example_mixture(), example_banana(), example_banana(False)])
+def test_q_refuses_w_outside_the_open_cube(law):
+    for bad in (0.0, 1.0, -1e-3, 1.2):
+        with pytest.raises(ValueError, match=r"open unit cube \(0, 1\)"):
+            law.forward(np.array([[0.5, bad]]))
+
+
+def test_morph_composes_and_refuses_mismatches(rng):
+    y_law, z_law = example_banana(), example_mixture()
+    y = y_law.rvs(30, random_state=2)
+    z, logdet = morph(y, y_law, z_law)
+    assert np.max(np.abs(z - z_law.quantile(y_law.partial_cdf(y)))) <= 1e-10
+    assert np.max(np.abs(logdet - (y_law.logpdf(y) - z_law.logpdf(z)))) <= 1e-10
+    jac = Morph(y_law, z_law).jacobian(y)
+    assert np.all(np.triu(jac, 1) == 0.0)
+    num = numerical_jacobian(lambda v: morph(v, y_law, z_law)[0], y)
+    assert np.max(np.linalg.norm(jac - num, axis=(1, 2)) / np.linalg.norm(jac, axis=(1, 2))) <= 1e-6
+    with pytest.raises(ValueError, match="dimension"):
+        Morph(example_gumbel(), z_law)
+    with pytest.raises(ValueError, match="inverse CDF"):
+        Morph(y_law, object())
+
+
+def test_morph_refuses_points_beyond_float64_tails():
+    m = Morph(GaussianCDF([0.0], [[0.0]]), GaussianCDF([0.0], [[0.0]]))
+    with pytest.raises(ValueError, match="underflows to 0"):
+        m.forward(np.array([[40.0]]))

@@ -7,17 +7,27 @@ morphs one distribution into another (section 1.2).
 
 Every class here is a :class:`~nfref.transform.Transform` whose *forward* map is
 :math:`Q` (unit cube to :math:`\mathbb{R}^d`) and whose *inverse* map is :math:`G`, so
-``Flow(UniformCube(d), t).logpdf(z) = log p_Z(z)``.
+``Flow(UniformCube(d), t).logpdf(z) = log p_Z(z)``; ``Morph`` goes from ``Y`` to ``Z``.
 
-========================  =====================================================
-:class:`GaussianCDF`      :math:`N(\mu, \Sigma)`, closed form, learnable parameters
-========================  =====================================================
+===========================  ============================================================
+:class:`GaussianCDF`         :math:`N(\mu, \Sigma)`, closed form, learnable ``mean``/``chol_raw``
+:class:`GaussianMixtureCDF`  a Gaussian mixture, any dimension; :math:`Q` by root finding
+:class:`ConditionalCDF`      any law given by its conditionals (:class:`Conditional`);
+                             :func:`banana` is the worked example
+:class:`Morph`, :func:`morph`  :math:`Q_Z \circ G_Y` with its Jacobian and log-determinant
+:func:`monotone_root`        the vectorized bracketed-Newton solver behind numerical :math:`Q`
+===========================  ============================================================
+
+The fixed laws used by the claims, figures and notebook, with samplers that do not use
+:math:`Q`, are in :mod:`nfref.inverse_cdf.examples`.
 """
 
 from ._base import InverseCDFTransform, monotone_root, tril_inverse, tril_solve
+from .conditional import Conditional, ConditionalCDF, banana
 from .gaussian import GaussianCDF
 from .mixture import GaussianMixtureCDF
-from .conditional import Conditional, ConditionalCDF, banana
 from .morph import Morph, morph
 
-__all__ = ["InverseCDFTransform", "GaussianCDF", "monotone_root", "tril_inverse", "tril_solve"]
+__all__ = ["InverseCDFTransform", "GaussianCDF", "GaussianMixtureCDF", "Conditional",
+           "ConditionalCDF", "banana", "Morph", "morph", "monotone_root", "tril_inverse",
+           "tril_solve"]

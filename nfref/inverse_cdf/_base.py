@@ -30,7 +30,7 @@ substitution (:func:`tril_inverse`), so its upper triangle is exactly zero.
 
 import numpy as np
 
-from .._validation import as_batch, as_rng
+from .._validation import as_rng
 from ..transform import Transform
 
 __all__ = ["InverseCDFTransform", "tril_inverse", "tril_solve", "monotone_root"]
@@ -229,7 +229,3 @@ class InverseCDFTransform(Transform):
         gz = np.einsum("nji,nj->ni", jac_g, gu) + gl[:, None] * self._grad_logpdf(z)
         return gz, {}
 
-
-def as_points(z, dim, name="z"):
-    """Validated ``(n, dim)`` float64 array (re-exported for the submodules)."""
-    return as_batch(z, dim, name)

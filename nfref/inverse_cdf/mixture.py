@@ -163,7 +163,7 @@ class GaussianMixtureCDF(InverseCDFTransform):
     def _Q_pair(self, w, w_bar):
         n, d = w.shape
         z = np.zeros((n, d))
-        for j in range(d):                                         # eq. (3), one coordinate at a time
+        for j in range(d):                           # eq. (3), one coordinate at a time
             eps = self._eps(z)                                     # columns < j are final
             r = self._posterior(eps)[:, :, j]                      # (n, K)
             scale = np.exp(self.log_diag[:, j])                    # (K,)

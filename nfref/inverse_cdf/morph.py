@@ -77,7 +77,8 @@ class Morph(Transform):
         if bad.any():
             which = "source" if law is self.source else "target"
             raise ValueError(f"Morph.{direction}: the partial CDF of the {which} "
-                             f"or its complement underflows to 0 in float64 for {int(bad.sum())} rows (e.g. row "
+                             "or its complement underflows to 0 in float64 for "
+                             f"{int(bad.sum())} rows (e.g. row "
                              f"{int(np.argmax(bad))}); expected points less far in its tails")
         return w, w_bar, logp
 
@@ -103,7 +104,7 @@ class Morph(Transform):
 
     @staticmethod
     def _vjp(first, second, a, b, ga, gl):
-        """Gradient of ``ga . b + gl (log p_first(a) - log p_second(b))`` where ``b = Q_2(G_1(a))``."""
+        """Gradient w.r.t. ``a`` of ``ga . b + gl (log p_1(a) - log p_2(b))``, ``b = Q_2(G_1(a))``."""
         v = ga - gl[:, None] * second._grad_logpdf(b)                    # (n, d)
         s = tril_solve(second._jacobian_G(b), v, transpose=True)         # J_{G_2}^{-T} v
         return (np.einsum("nji,nj->ni", first._jacobian_G(a), s)

@@ -33,7 +33,7 @@ import numpy as np
 from .._validation import as_rng
 from ..transform import Transform
 
-__all__ = ["InverseCDFTransform", "tril_inverse", "tril_solve", "monotone_root"]
+__all__ = ["InverseCDFTransform", "tril_inverse", "tril_solve", "lower_solve", "monotone_root"]
 
 
 def tril_inverse(jac):
@@ -64,6 +64,21 @@ def tril_solve(jac, v, transpose=False):
         else:
             rest = np.einsum("nk,nk->n", jac[:, i, :i], s[:, :i])
         s[:, i] = (v[:, i] - rest) / jac[:, i, i]
+    return s
+
+
+def lower_solve(L, v, transpose=False):
+    """Solve ``L s_n = v_n`` (or ``L^T s_n = v_n``) for every row of ``v`` (n, d), one
+    lower-triangular ``L`` (d, d), by substitution over the ``d`` columns.
+
+    (``scipy.linalg.solve_triangular`` costs about 20 ms per call in scipy 1.17 whatever the
+    size, which dominates small problems; this loop over dimensions does not.)
+    """
+    d = L.shape[0]
+    s = np.zeros_like(v)
+    for i in (range(d - 1, -1, -1) if transpose else range(d)):
+        rest = s[:, i + 1:] @ L[i + 1:, i] if transpose else s[:, :i] @ L[i, :i]
+        s[:, i] = (v[:, i] - rest) / L[i, i]
     return s
 
 

@@ -60,12 +60,11 @@ Then :math:`\nabla_R = \operatorname{tril}(\nabla_L,-1) + \operatorname{diag}(L_
 """
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from .._validation import as_rng
 from ..registry import register_case
-from ._base import InverseCDFTransform
+from ._base import InverseCDFTransform, lower_solve, tril_inverse
 
 __all__ = ["GaussianCDF"]
 
@@ -221,7 +220,7 @@ class GaussianCDF(InverseCDFTransform):
                              "diagonal entries in about (-700, 700)")
 
     def _eps(self, z, L):
-        return solve_triangular(L, (z - self.params["mean"]).T, lower=True).T   # (n, d)
+        return lower_solve(L, z - self.params["mean"])             # L^{-1}(z - mu), (n, d)
 
     def _logp_from_eps(self, eps, L):
         return (-0.5 * np.sum(eps * eps, axis=1) - np.sum(np.log(np.diag(L)))
@@ -249,13 +248,13 @@ class GaussianCDF(InverseCDFTransform):
         # J_G = diag(phi(eps)) L^{-1}; L^{-1} is lower triangular.
         L = self.cholesky()
         eps = self._eps(z, L)
-        Linv = solve_triangular(L, np.eye(self.dim), lower=True)
+        Linv = tril_inverse(L[None])[0]
         return np.tril(Linv)[None, :, :] * _phi(eps)[:, :, None]
 
     def _grad_logpdf(self, z):
         L = self.cholesky()
         eps = self._eps(z, L)
-        return -solve_triangular(L, eps.T, lower=True, trans="T").T   # -Sigma^{-1}(z - mu)
+        return -lower_solve(L, eps, transpose=True)                # -Sigma^{-1}(z - mu)
 
     def _grad_raw(self, gL, L):
         g = np.tril(gL, -1)
@@ -273,7 +272,7 @@ class GaussianCDF(InverseCDFTransform):
         L = self.cholesky()
         eps = self._eps(z, L)                                      # (n, d)
         a = gu * _phi(eps) - gl[:, None] * eps                     # dL/d eps
-        gz = solve_triangular(L, a.T, lower=True, trans="T").T     # L^{-T} a
+        gz = lower_solve(L, a, transpose=True)                     # L^{-T} a
         gL = -np.tril(gz.T @ eps) - gl.sum() * np.diag(1.0 / np.diag(L))
         return gz, {"mean": -gz.sum(0), "chol_raw": self._grad_raw(gL, L)}
 

@@ -20,7 +20,7 @@ from ..one_layer import (Planar, Radial, backward_log_likelihood, conditional_lo
                          log_likelihood_eq8, mean_log_likelihood_and_grad)
 from ..one_layer.inverse_study import planar_inverse_errors
 from ..one_layer.planar import sech2
-from ..report import benchmark, claim
+from ..report import benchmark, claim, figure
 
 FLOWS = (Linear, Planar, Radial)
 
@@ -242,3 +242,63 @@ def _(stream):
               file=stream)
     print(f"draws with 1 + w^T rho_hat < 1e-3 (nearly singular map): {int(near.sum())}",
           file=stream)
+
+
+# ---------------------------------------------------------------------- figures
+def _pushed_layers():
+    """The planar and radial layers of the push-forward figure (a fold and a hole)."""
+    planar = Planar([2.0, 1.0], [0.5, 1.8], [0.0])
+    radial = Radial([0.5, 0.0], [np.log(np.expm1(0.3))], [np.log(np.expm1(2.0))])
+    return planar, radial
+
+
+@figure("s02_pushforward")
+def _():
+    """N(0, I) pushed through one planar and one radial layer: density and warped grid."""
+    import matplotlib.pyplot as plt
+    from ..plotting import plot_density, plot_warped_grid
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7))
+    bounds = ((-4, 4), (-4, 4))
+    base = StandardNormal(2)
+    for row, (name, t) in zip(axes, zip(("planar", "radial"), _pushed_layers())):
+        plot_density(base.logpdf, ax=row[0], bounds=bounds, title="base N(0, I)")
+        plot_density(Flow(base, t).logpdf, ax=row[1], bounds=bounds,
+                     title=f"one {name} layer: density of x = phi(u)")
+        plot_warped_grid(t, ax=row[2], bounds=((-3, 3), (-3, 3)),
+                         title=f"{name}: image of a square grid")
+    fig.tight_layout()
+    return fig
+
+
+@figure("s02_one_layer_fits")
+def _():
+    """Maximum-likelihood fits of a Gaussian, a planar and a radial layer to three data sets."""
+    import matplotlib.pyplot as plt
+    from ..one_layer.fitting import example_datasets, fit_one_layer_models
+    from ..plotting import plot_density
+    data = example_datasets()
+    fig, axes = plt.subplots(3, 4, figsize=(13, 9.5))
+    for row, (name, (x, x_test, truth)) in zip(axes, data.items()):
+        lo, hi = np.percentile(x, 0.5, axis=0), np.percentile(x, 99.5, axis=0)
+        pad = 0.25 * (hi - lo)
+        bounds = ((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
+        row[0].scatter(x[:, 0], x[:, 1], s=2, color="0.3")
+        row[0].set_xlim(*bounds[0])
+        row[0].set_ylim(*bounds[1])
+        row[0].set_title(f"{name}: data (test mean log p = {truth.logpdf(x_test).mean():.2f})")
+        for ax, (model, flow) in zip(row[1:], fit_one_layer_models(x).items()):
+            plot_density(flow.logpdf, ax=ax, bounds=bounds, grid=120,
+                         title=f"{model}: {flow.logpdf(x_test).mean():.2f}")
+    fig.tight_layout()
+    return fig
+
+
+@figure("s02_planar_inverse_error")
+def _():
+    """Planar round-trip error against the float64 floor set by conditioning (2000 draws)."""
+    from ..one_layer.inverse_study import plot_planar_inverse_errors
+    r = planar_inverse_errors(n_draws=2000, n_points=50, random_state=1)
+    ax = plot_planar_inverse_errors(r)
+    fig = ax.figure
+    fig.tight_layout()
+    return fig

@@ -27,7 +27,7 @@ import numpy as np
 from .._validation import as_rng
 from .planar import Planar
 
-__all__ = ["planar_inverse_errors", "reference_inverse"]
+__all__ = ["planar_inverse_errors", "reference_inverse", "plot_planar_inverse_errors"]
 
 EPS = np.finfo(float).eps
 
@@ -74,12 +74,13 @@ def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
     Returns
     -------
     dict of ndarray, each of shape (n_draws,)
-        ``roundtrip``, ``solver``, ``conditioning``, ``norm_w``, ``norm_rho_hat``, ``c``,
+        ``roundtrip``, ``solver``, ``conditioning``, ``floor`` (the float64 floor at the
+        point with the largest ratio), ``norm_w``, ``norm_rho_hat``, ``c``,
         ``dim``, and the boolean ``refused``: draws with :math:`w^\top\rho < -745`, which
         :class:`Planar` refuses (``softplus`` underflows to 0); their entries are NaN.
     """
     rng = as_rng(random_state)
-    keys = ("roundtrip", "solver", "conditioning", "norm_w", "norm_rho_hat", "c", "dim")
+    keys = ("roundtrip", "solver", "conditioning", "floor", "norm_w", "norm_rho_hat", "c", "dim")
     out = {k: np.empty(n_draws) for k in keys}
     out["refused"] = np.zeros(n_draws, dtype=bool)
     lo, hi = log10_scale
@@ -109,6 +110,28 @@ def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
         out["roundtrip"][i] = err.max()
         out["solver"][i] = float(np.max(np.abs(u_back - u_star)))
         out["conditioning"][i] = np.max(err / allowed)
+        out["floor"][i] = allowed[np.argmax(err / allowed)]
         out["norm_w"][i], out["norm_rho_hat"][i] = nw, nr
         out["c"][i], out["dim"][i] = c, d
     return out
+
+
+def plot_planar_inverse_errors(r, ax=None):
+    """Scatter the round trip of each draw against its float64 floor (``r`` from above)."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    ok = ~r["refused"]
+    floor, err = r["floor"][ok], r["roundtrip"][ok]
+    sc = ax.scatter(floor, np.maximum(err, 1e-18), s=5, cmap="viridis",
+                    c=np.log10(np.maximum(1.0 + r["c"][ok], 1e-16)).clip(-16, 4))
+    grid = np.logspace(np.log10(floor.min()), np.log10(floor.max()), 10)
+    ax.plot(grid, grid, "r--", lw=1.5, zorder=3, label="round trip = float64 floor")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("float64 floor  eps (kappa (1 + |x|) + |rho_hat|)")
+    ax.set_ylabel("max |inverse(forward(u)) - u|")
+    ax.set_title(f"planar inverse, {ok.sum()} random parameter draws")
+    ax.figure.colorbar(sc, ax=ax, label="log10(1 + w^T rho_hat)")
+    ax.legend(loc="upper left")
+    return ax

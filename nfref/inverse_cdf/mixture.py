@@ -40,7 +40,7 @@ directions are those of :mod:`nfref.inverse_cdf._base`.
 """
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 from .._validation import as_rng
 from ..registry import register_case
@@ -130,91 +130,86 @@ class GaussianMixtureCDF(InverseCDFTransform):
         return second - np.outer(mu, mu)
 
     # ------------------------------------------------------------------ pieces
+    # Arrays over components are laid out (K, n, d): sums over k are sums of K slabs.
     def _eps(self, z):
-        """``eps[n, k] = A_k (z_n - m_k)``, shape (n, K, d) (a matrix product per component)."""
-        eps = np.empty((z.shape[0], self.weights.size, self.dim))
-        for k in range(self.weights.size):
-            eps[:, k, :] = (z - self.means[k]) @ self.chol_inv[k].T
-        return eps
+        """``eps[k, n] = A_k (z_n - m_k)``, shape (K, n, d) (a matrix product per component)."""
+        return np.stack([(z - m) @ a.T for m, a in zip(self.means, self.chol_inv)])
 
-    def _log_past(self, eps):
-        """``log pi_k + log N(z_<j)`` for every ``j`` (``j = 0``: the empty past), (n, K, d)."""
-        per = -0.5 * eps * eps - self.log_diag - 0.5 * LOG_2PI      # (n, K, d)
-        cum = np.cumsum(per, axis=2)
-        past = np.concatenate([np.zeros_like(cum[:, :, :1]), cum[:, :, :-1]], axis=2)
-        return np.log(self.weights)[None, :, None] + past
+    def _log_terms(self, eps):
+        """``-eps^2/2 - log L_k,jj - log(2 pi)/2``: per-coordinate log-density terms, (K, n, d)."""
+        return -0.5 * eps * eps - self.log_diag[:, None, :] - 0.5 * LOG_2PI
 
     def _posterior(self, eps):
-        lp = self._log_past(eps)
-        top = lp.max(axis=1, keepdims=True)                        # log-sum-exp over k
-        r = np.exp(lp - top)
-        return r / r.sum(axis=1, keepdims=True)                    # (n, K, d), r_kj
+        """``r[k, n, j]``, the weight of component k given the past ``z_<j`` (log-sum-exp)."""
+        cum = np.cumsum(self._log_terms(eps), axis=2)
+        lp = np.log(self.weights)[:, None, None] + np.concatenate(
+            [np.zeros_like(cum[:, :, :1]), cum[:, :, :-1]], axis=2)       # log pi_k N(z_<j)
+        r = np.exp(lp - lp.max(axis=0))
+        return r / r.sum(axis=0)                                           # (K, n, d)
+
+    def _log_joint(self, eps):
+        """``log pi_k + log N(z; m_k, S_k)``, shape (K, n)."""
+        return np.log(self.weights)[:, None] + self._log_terms(eps).sum(axis=2)
 
     def _logp(self, eps):
-        per = -0.5 * eps * eps - self.log_diag - 0.5 * LOG_2PI
-        return logsumexp(np.log(self.weights) + per.sum(2), axis=1)  # (n,)
+        lj = self._log_joint(eps)
+        top = lj.max(axis=0)
+        return top + np.log(np.exp(lj - top).sum(axis=0))                 # (n,)
 
     # ------------------------------------------------------------------ maths
     def _G_pair(self, z):
         eps = self._eps(z)
         r = self._posterior(eps)
-        return np.sum(r * ndtr(eps), axis=1), np.sum(r * ndtr(-eps), axis=1), self._logp(eps)
+        return (np.sum(r * ndtr(eps), axis=0), np.sum(r * ndtr(-eps), axis=0),
+                self._logp(eps))
 
     def _Q_pair(self, w, w_bar):
         n, d = w.shape
         z = np.zeros((n, d))
         for j in range(d):                           # eq. (3), one coordinate at a time
             eps = self._eps(z)                                     # columns < j are final
-            r = self._posterior(eps)[:, :, j]                      # (n, K)
-            scale = np.exp(self.log_diag[:, j])                    # (K,)
+            r = self._posterior(eps)[:, :, j]                      # (K, n)
+            scale = np.exp(self.log_diag[:, j])[:, None]           # (K, 1)
             # Conditional means; the lower half solves F(t) = w for t, the upper half solves
             # 1 - F(t) = w_bar for x = -t (an increasing function of x, same form, -c).
             sign = np.where(w[:, j] <= 0.5, 1.0, -1.0)             # (n,)
-            c = sign[:, None] * (z[:, j:j + 1] - eps[:, :, j] * scale)   # (n, K)
+            c = sign * (z[:, j] - eps[:, :, j] * scale)            # (K, n)
             level = np.where(sign > 0, w[:, j], w_bar[:, j])
 
-            rk, ck = r.T.copy(), c.T.copy()                        # (K, n): a sum of K arrays
+            def cdf(x, idx, r=r, c=c, scale=scale):
+                return np.sum(r[:, idx] * ndtr((x - c[:, idx]) / scale), axis=0)
 
-            def cdf(x, idx, rk=rk, ck=ck, scale=scale):
-                return sum(rk[k, idx] * ndtr((x - ck[k, idx]) / scale[k])
-                           for k in range(scale.size))
+            def pdf(x, idx, r=r, c=c, scale=scale):
+                e = (x - c[:, idx]) / scale
+                return np.sum(r[:, idx] * np.exp(-0.5 * e * e) / (SQRT_2PI * scale), axis=0)
 
-            def pdf(x, idx, rk=rk, ck=ck, scale=scale):
-                out = 0.0
-                for k in range(scale.size):
-                    e = (x - ck[k, idx]) / scale[k]
-                    out = out + rk[k, idx] * np.exp(-0.5 * e * e) / (SQRT_2PI * scale[k])
-                return out
-
-            q = ndtri(level)[:, None]                              # component quantiles bracket
-            lo = np.min(c + q * scale, axis=1)
-            hi = np.max(c + q * scale, axis=1)
+            q = ndtri(level)                                       # component quantiles bracket
+            lo, hi = np.min(c + q * scale, axis=0), np.max(c + q * scale, axis=0)
             # Start from the moment-matched normal quantile.
-            mean = np.sum(r * c, axis=1)
-            sd = np.sqrt(np.maximum(np.sum(r * (scale ** 2 + c * c), axis=1) - mean ** 2, 0.0))
-            z[:, j] = sign * monotone_root(cdf, pdf, level, lo, hi, x0=mean + sd * q[:, 0])
+            mean = np.sum(r * c, axis=0)
+            sd = np.sqrt(np.maximum(np.sum(r * (scale ** 2 + c * c), axis=0) - mean ** 2, 0.0))
+            z[:, j] = sign * monotone_root(cdf, pdf, level, lo, hi, x0=mean + sd * q)
         return z, self._logp(self._eps(z))
 
     def _jacobian_G(self, z):
-        eps = self._eps(z)                                         # (n, K, d)
-        r = self._posterior(eps)                                   # (n, K, d)
+        eps = self._eps(z)                                         # (K, n, d)
+        r = self._posterior(eps)                                   # (K, n, d)
         A = self.chol_inv                                          # (K, d, d)
-        # s[n, k, j, i] = -sum_{l<j} eps_kl A_k[l, i]
-        contrib = eps[:, :, :, None] * A[None, :, :, :]            # (n, K, l, i)
-        cum = np.cumsum(contrib, axis=2)
+        # s[k, n, j, i] = -sum_{l<j} eps_kl A_k[l, i]
+        cum = np.cumsum(eps[:, :, :, None] * A[:, None, :, :], axis=2)     # (K, n, l, i)
         s = -np.concatenate([np.zeros_like(cum[:, :, :1]), cum[:, :, :-1]], axis=2)
-        s_bar = np.einsum("nkj,nkji->nji", r, s)                   # (n, j, i)
+        s_bar = np.einsum("knj,knji->nji", r, s)                   # (n, j, i)
         phi = np.exp(-0.5 * eps * eps) / SQRT_2PI
-        jac = (np.einsum("nkj,nkji->nji", r * ndtr(eps), s - s_bar[:, None])
-               + np.einsum("nkj,kji->nji", r * phi, A))
+        jac = (np.einsum("knj,knji->nji", r * ndtr(eps), s - s_bar[None])
+               + np.einsum("knj,kji->nji", r * phi, A))
         return np.tril(jac)
 
     def _grad_logpdf(self, z):
         eps = self._eps(z)
-        per = -0.5 * eps * eps - self.log_diag - 0.5 * LOG_2PI
-        lp = np.log(self.weights) + per.sum(2)                     # (n, K)
-        r = np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
-        return -np.einsum("nk,kli,nkl->ni", r, self.chol_inv, eps)
+        lj = self._log_joint(eps)                                  # (K, n)
+        r = np.exp(lj - lj.max(axis=0))
+        r /= r.sum(axis=0)                                         # full posterior
+        return -np.einsum("kn,kli,knl->ni", r, self.chol_inv, eps)
 
 
 def _mixture_case(d, rng):

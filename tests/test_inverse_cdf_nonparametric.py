@@ -115,6 +115,22 @@ def test_missing_callables_are_named():
         ConditionalCDF([lambda t: t])
 
 
+def test_density_given_as_pdf_and_wrong_shapes():
+    logistic = Conditional(cdf=lambda t, p: stats.logistic.cdf(t),
+                           pdf=lambda t, p: stats.logistic.pdf(t))
+    law = ConditionalCDF([logistic])
+    u = np.linspace(0.01, 0.99, 50)[:, None]
+    z, logdet = law.forward(u)
+    assert np.max(np.abs(z[:, 0] - stats.logistic.ppf(u[:, 0]))) <= 1e-10
+    assert np.max(np.abs(logdet + stats.logistic.logpdf(z[:, 0]))) <= 1e-12
+    with pytest.raises(ValueError, match="logpdf or pdf"):
+        Conditional(cdf=lambda t, p: t)
+    bad = ConditionalCDF([Conditional(cdf=lambda t, p: np.zeros(len(t) + 1),
+                                      logpdf=lambda t, p: np.zeros(len(t)))])
+    with pytest.raises(ValueError, match=r"cdf of coordinate 0 returned shape \(4,\); expected \(3,\)"):
+        bad.inverse(np.zeros((3, 1)))
+
+
 def test_bad_mixtures_are_refused():
     with pytest.raises(ValueError, match="positive definite"):
         GaussianMixtureCDF([1.0], [[0.0, 0.0]], [[[1.0, 2.0], [2.0, 1.0]]])

@@ -56,8 +56,11 @@ class Conditional:
     ----------
     cdf : callable ``(t, past) -> (n,)``
         :math:`F_j(t \\mid past)`.
-    logpdf : callable ``(t, past) -> (n,)``
-        :math:`\\log p_j(t \\mid past)` (a log, so tails do not underflow).
+    logpdf : callable ``(t, past) -> (n,)``, optional
+        :math:`\\log p_j(t \\mid past)`; preferred to ``pdf`` (tails do not underflow).
+        One of ``logpdf`` and ``pdf`` is required.
+    pdf : callable ``(t, past) -> (n,)``, optional
+        The density itself, used (through its log) when ``logpdf`` is not given.
     ppf : callable ``(w, past) -> (n,)``, optional
         :math:`F_j^{-1}(w \\mid past)`; a numerical inverse is used without it.
     cdf_grad : callable ``(t, past) -> (n, j)``, optional
@@ -70,12 +73,17 @@ class Conditional:
     """
 
     cdf: Callable
-    logpdf: Callable
+    logpdf: Optional[Callable] = None
+    pdf: Optional[Callable] = None
     ppf: Optional[Callable] = None
     cdf_grad: Optional[Callable] = None
     logpdf_grad: Optional[Callable] = None
     sf: Optional[Callable] = None
     isf: Optional[Callable] = None
+
+    def __post_init__(self):
+        if not callable(self.cdf) or not (callable(self.logpdf) or callable(self.pdf)):
+            raise ValueError("Conditional: expected a callable cdf and a callable logpdf or pdf")
 
 
 class ConditionalCDF(InverseCDFTransform):
@@ -108,12 +116,21 @@ class ConditionalCDF(InverseCDFTransform):
     def __repr__(self):
         return f"ConditionalCDF({self.name!r}, dim={self.dim})"
 
-    def _call(self, j, what, *args):
-        f = getattr(self.conditionals[j], what)
+    def _call(self, j, what, t, past):
+        """Call ``what`` of coordinate ``j`` and check the shape of what comes back."""
+        cond = self.conditionals[j]
+        if what == "logpdf" and cond.logpdf is None:
+            with np.errstate(divide="ignore"):
+                return np.log(self._call(j, "pdf", t, past))
+        f = getattr(cond, what)
         if f is None:
             raise ValueError(f"ConditionalCDF({self.name!r}): coordinate {j} has no {what}; "
                              f"expected a callable to compute this")
-        out = np.asarray(f(*args), dtype=float)
+        out = np.asarray(f(t, past), dtype=float)
+        shape = {"cdf_grad": (t.size, j), "logpdf_grad": (t.size, j + 1)}.get(what, (t.size,))
+        if out.shape != shape:
+            raise ValueError(f"ConditionalCDF({self.name!r}): {what} of coordinate {j} returned "
+                             f"shape {out.shape}; expected {shape}")
         return out
 
     # ------------------------------------------------------------------ maths

@@ -99,6 +99,7 @@ class _AutoregressiveFlow(Transform):
         self.made = MADE(dim, transformer.n_params, hidden_sizes, order, rng)
         self.numerical_inverse = bool(transformer.numerical_inverse)
         bias = transformer.identity_xi((self.made.dim,))        # (d, k): zeta near identity
+        self._last_state = None
         super().__init__(dim, self.made.init_params(rng, output_scale, bias))
 
     @classmethod
@@ -135,9 +136,19 @@ class _AutoregressiveFlow(Transform):
         return self.made.forward(a, self.made.masked_weights(self.params))[0]
 
     # ------------------------------------------------------------------ parallel map P
-    def _state(self, a, net=None):
-        net = self.made.masked_weights(self.params) if net is None else net
+    def _state(self, a):
+        """``(masked weights, xi, activations)`` at ``a``. The last one is remembered with an
+        exact copy of ``a`` and of the parameters, so the VJP that follows a density pass at
+        the same point (and the same weights) reuses the activations instead of recomputing
+        them; any change of ``a`` or of a parameter value misses the cache."""
+        cached = self._last_state
+        if (cached is not None and cached[0].shape == a.shape and np.array_equal(cached[0], a)
+                and all(np.array_equal(cached[1][k], v) for k, v in self.params.items())):
+            return cached[2]
+        net = self.made.masked_weights(self.params)
         xi, hs = self.made.forward(a, net)                     # (n, d, k)
+        self._last_state = (a.copy(), {k: v.copy() for k, v in self.params.items()},
+                            (net, xi, hs))
         return net, xi, hs
 
     def _parallel(self, a):

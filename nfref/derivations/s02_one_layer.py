@@ -110,19 +110,25 @@ def _():
     return worst, f"41 draws; 1 + w^T rho_hat > 0 in all; largest |error| {worst_abs:.1e}"
 
 
-@claim("planar without reparameterization: w^T rho < -1 is refused (the map folds)",
-       where="R&M 2015 A.1; 000 sec. 2", bound=1.0, at_least=True)
+@claim("planar without reparameterization: w^T rho = -2 folds the map (3 preimages of one "
+       "point) and is refused", where="R&M 2015 A.1; 000 sec. 2", bound=3, at_least=True)
 def _():
+    from scipy.optimize import brentq
     try:
         Planar([1.0, 0.0], [-2.0, 0.0], [0.0], reparameterize=False)
     except ValueError:
         pass
     else:
-        return 0.0, "not refused"
-    # the folded map: a -> a - 2 tanh(a) takes the same value at a = +-1.9150... and 0
-    a = np.array([-1.915008, 0.0, 1.915008])
-    vals = a - 2 * np.tanh(a)
-    return 1.0, f"a - 2 tanh(a) at a = -1.915, 0, 1.915: {np.round(vals, 5)} (three preimages of 0)"
+        return 0, "w^T rho = -2 was not refused"
+    # the raw map u -> u + rho tanh(w^T u) with w = e1, rho = -2 e1, evaluated by hand:
+    # its first coordinate a - 2 tanh(a) vanishes at a = 0 and at the two roots below
+    f = lambda a: a - 2.0 * np.tanh(a)
+    roots = [brentq(f, -3.0, -1.0, xtol=1e-15), 0.0, brentq(f, 1.0, 3.0, xtol=1e-15)]
+    u = np.array([[r, 0.5] for r in roots])                         # three distinct points
+    x = u + np.tanh(u[:, :1]) * np.array([-2.0, 0.0])               # their common image
+    if np.max(np.abs(x - x[1])) > 1e-12:
+        return 0, "the images differ"
+    return len(roots), f"u_1 = {roots[0]:.6f}, 0, {roots[2]:.6f} all map to x_1 = 0"
 
 
 @claim("planar inverse VJP (implicit function theorem) against finite differences",

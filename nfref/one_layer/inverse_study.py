@@ -117,12 +117,14 @@ def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
 
 
 def plot_planar_inverse_errors(r, ax=None):
-    """Scatter the round trip of each draw against its float64 floor (``r`` from above)."""
+    """Scatter, per draw, the round trip against its float64 floor at the point where their
+    ratio is largest (``r`` from :func:`planar_inverse_errors`)."""
     import matplotlib.pyplot as plt
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.5))
     ok = ~r["refused"]
-    floor, err = r["floor"][ok], r["roundtrip"][ok]
+    floor = r["floor"][ok]
+    err = r["conditioning"][ok] * floor          # the error at the point of the largest ratio
     sc = ax.scatter(floor, np.maximum(err, 1e-18), s=5, cmap="viridis",
                     c=np.log10(np.maximum(1.0 + r["c"][ok], 1e-16)).clip(-16, 4))
     grid = np.logspace(np.log10(floor.min()), np.log10(floor.max()), 10)
@@ -130,7 +132,7 @@ def plot_planar_inverse_errors(r, ax=None):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("float64 floor  eps (kappa (1 + |x|) + |rho_hat|)")
-    ax.set_ylabel("max |inverse(forward(u)) - u|")
+    ax.set_ylabel("|inverse(forward(u)) - u|, worst point of the draw")
     ax.set_title(f"planar inverse, {ok.sum()} random parameter draws")
     ax.figure.colorbar(sc, ax=ax, label="log10(1 + w^T rho_hat)")
     ax.legend(loc="upper left")

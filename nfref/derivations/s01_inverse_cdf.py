@@ -14,7 +14,7 @@ from ..gradcheck import numerical_jacobian
 from ..inverse_cdf import GaussianCDF, GaussianMixtureCDF, Morph, banana
 from ..inverse_cdf.examples import (example_banana, example_gaussian, example_gumbel,
                                     example_mixture, marginal_cdf, sample_direct)
-from ..report import claim
+from ..report import benchmark, claim
 
 N_STAT = 100_000      # sample size of the statistical claims
 
@@ -290,3 +290,25 @@ def _():
     z = law.rvs(100, random_state=46)
     (m1, s1), (m2, s2) = law.conditional(z), law.conditional_schur(z)
     return max(np.max(np.abs(m1 - m2)), np.max(np.abs(s1 - s2)))
+
+
+@benchmark("s01_inverse_cdf")
+def _(stream):
+    """Seconds for G and Q on 10^5 points, each law (best of 3)."""
+    import time
+    laws = [("Gaussian d=3", example_gaussian(3)), ("mixture d=2", example_mixture()),
+            ("banana, closed-form Q", example_banana()),
+            ("banana, numerical Q", example_banana(False)), ("Gumbel, numerical Q", example_gumbel())]
+    print(f"{'law':<24} {'G (s)':>8} {'Q (s)':>8}   10^5 points, best of 3", file=stream)
+    for name, law in laws:
+        u = np.random.default_rng(0).uniform(size=(N_STAT, law.dim))
+        z = law.quantile(u)
+        times = []
+        for f, a in ((law.partial_cdf, z), (law.quantile, u)):
+            best = np.inf
+            for _ in range(3):
+                start = time.perf_counter()
+                f(a)
+                best = min(best, time.perf_counter() - start)
+            times.append(best)
+        print(f"{name:<24} {times[0]:8.3f} {times[1]:8.3f}", file=stream, flush=True)

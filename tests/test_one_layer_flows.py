@@ -118,3 +118,13 @@ def test_planar_refuses_parameters_where_softplus_underflows():
     Planar(w, [-700.0, 0.0], [0.0])                                # 1 + c = e^-700 > 0: fine
     with pytest.raises(ValueError, match="underflows to 0"):
         Planar(w, [-800.0, 0.0], [0.0])
+
+
+def test_planar_raw_boundary_w_T_rho_equal_minus_one():
+    # c = -1 is accepted (the map is still a bijection) but J is singular where w^T u + b = 0:
+    # the log-determinant there is -inf, refused with a ValueError, never returned as NaN
+    t = Planar([1.0, 0.0], [-1.0, 0.0], [0.0], reparameterize=False)
+    x, ld = t.forward(np.array([[0.5, 1.0], [-2.0, 0.0]]))
+    assert np.all(np.isfinite(ld))
+    with pytest.raises(ValueError, match="not finite"):
+        t.forward(np.array([[0.0, 1.0]]))

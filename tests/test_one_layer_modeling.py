@@ -23,7 +23,7 @@ def test_eq7_equals_eq8(rng, cls, base_name):
     x = Flow(base, t).rvs(60, random_state=rng)
     l7, l8 = log_likelihood_eq7(base, t, x), log_likelihood_eq8(base, t, x)
     assert np.max(np.abs(l7 - l8)) <= 1e-10
-    np.testing.assert_array_equal(l8, Flow(base, t).logpdf(x) * 0 + l8)   # same shape, finite
+    assert l8.shape == (60,) and np.all(np.isfinite(l8))
     assert np.max(np.abs(l8 - Flow(base, t).logpdf(x))) <= 1e-12
 
 

@@ -256,7 +256,8 @@ class Planar(Transform):
     # ------------------------------------------------------------------ maths
     def _forward(self, u):
         rho_hat, _, tau, _, D = self._parts(u)
-        return u + tau[:, None] * rho_hat, np.log(D)
+        with np.errstate(divide="ignore"):              # D = 0 only at c = -1 (raw): refused
+            return u + tau[:, None] * rho_hat, np.log(D)
 
     def _realized_c(self, rho_hat):
         """``w^T rho_hat`` of the float64 vectors the forward map uses, summed in long double.
@@ -275,7 +276,8 @@ class Planar(Transform):
         tau, _ = solve_tanh_equation(z, c)
         u = x - tau[:, None] * rho_hat                              # (n, d)
         hp = sech2(z - c * tau)
-        return u, -np.log(tau * tau + hp * one_plus_c)
+        with np.errstate(divide="ignore"):
+            return u, -np.log(tau * tau + hp * one_plus_c)
 
     def _jacobian(self, u):
         rho_hat, _, _, hp, _ = self._parts(u)

@@ -1,0 +1,260 @@
+r"""Density destructors: Rotation-Based Iterative Gaussianization (RBIG), notes 002.
+
+A density destructor goes the other way round from a generative flow: it transforms the data,
+step by step, until it is Gaussian (or uniform). Laparra, Camps-Valls and Malo (2011),
+"Iterative Gaussianization: from ICA to random rotations", IEEE Trans. Neural Networks 22(4),
+alternate two steps, each invertible with a known Jacobian:
+
+1. **marginal Gaussianization** of every coordinate, :math:`z_i = \Phi^{-1}(F_i(x_i))`, with
+   :math:`F_i` the marginal CDF of coordinate ``i`` (the 1-D case of section 1 of notes 000:
+   uniformize with the CDF, then map the uniform to a normal with :math:`\Phi^{-1}`);
+2. a **rotation** :math:`R` (PCA, or a random orthogonal matrix), :math:`|\det R| = 1`.
+
+In nfref's direction convention the generative map is the inverse of the destructor: the
+``forward`` of :class:`MarginalGaussianization` maps Gaussian ``u`` to data ``x``,
+:math:`x_i = F_i^{-1}(\Phi(u_i))`, and the density of the data is eq. (9) of notes 000.
+
+Marginal CDFs are Gaussian mixtures: a kernel density estimate on the data (centers
+:math:`c_k`, bandwidth :math:`h`) plus one "defensive" component of weight
+:math:`\varepsilon` with the data's mean and standard deviation,
+
+.. math:: F(t) = \sum_k w_k\,\Phi\Big(\frac{t - c_k}{h_k}\Big), \qquad
+          p(t) = F'(t) = \sum_k \frac{w_k}{h_k}\,\varphi\Big(\frac{t - c_k}{h_k}\Big),
+
+so the map is smooth, strictly increasing, and has an exact derivative. The broad component
+matters in the tails: with kernels alone, a point beyond the data has
+:math:`\Phi^{-1}(F(t)) \approx (t - c_{\max})/h`, so each layer multiplies its distance by
+:math:`1/h` and a held-out point drifts off after a few layers; with it the tails are Gaussian
+with the data's scale, which the next layers keep (a wider component would widen the tails
+of the model by its factor at every layer). Both tails are evaluated in log space (``log_ndtr``, ``ndtri_exp``).
+
+Jacobian (diagonal). With :math:`x = F^{-1}(\Phi(u))`: :math:`dx/du = \varphi(u)/p(x)`, so
+
+.. math:: \log|\det J_\phi(u)| = \sum_i \log\varphi(u_i) - \log p_i(x_i),
+
+and, with :math:`s(t) = p'(t)/p(t) = -\frac{1}{h^2}\frac{\sum_k (t-c_k)\varphi_k}{\sum_k\varphi_k}`,
+
+.. math:: \frac{\partial}{\partial u_i}\log|\det J| = -u_i - s(x_i)\,\frac{dx_i}{du_i}.
+
+The centers and bandwidth are fitted to data, not learned by gradient: the layer has no
+parameters in the Transform sense (its ``params`` is empty).
+"""
+
+import numpy as np
+from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
+
+from ._validation import as_batch, as_rng
+from .registry import register_case
+from .transform import Transform
+
+__all__ = ["MarginalGaussianization", "fit_rbig"]
+
+_LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
+
+
+def _as_data(x):
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] < 1:
+        raise ValueError(f"x: expected data of shape (n, d), got shape {x.shape}")
+    return as_batch(x, x.shape[1], "x")
+
+
+def _log_phi(t):
+    return -0.5 * t * t - _LOG_SQRT_2PI
+
+
+class MarginalGaussianization(Transform):
+    r"""Elementwise :math:`x_i = F_i^{-1}(\Phi(u_i))` with Gaussian-mixture CDFs :math:`F_i`.
+
+    Parameters
+    ----------
+    centers : array_like, shape (d, m)
+        Component means of each coordinate's mixture.
+    bandwidth : array_like, shape (d, m) or (d,)
+        Component standard deviations (one per coordinate is broadcast to all components).
+    weights : array_like, shape (d, m), optional
+        Positive mixture weights, each row summing to 1; equal weights if omitted.
+    """
+
+    def __init__(self, centers, bandwidth, weights=None):
+        centers = np.atleast_2d(np.asarray(centers, dtype=float))
+        d, m = centers.shape
+        bandwidth = np.asarray(bandwidth, dtype=float)
+        bandwidth = np.broadcast_to(bandwidth[:, None] if bandwidth.ndim == 1 else bandwidth,
+                                    (d, m)).copy() if bandwidth.shape in ((d,), (d, m)) else None
+        if bandwidth is None:
+            raise ValueError(f"MarginalGaussianization: expected bandwidth of shape ({d},) or "
+                             f"({d}, {m})")
+        weights = np.full((d, m), 1.0 / m) if weights is None else np.asarray(weights, float)
+        if weights.shape != (d, m) or not np.allclose(weights.sum(1), 1.0) or np.any(weights <= 0):
+            raise ValueError(f"MarginalGaussianization: expected positive weights of shape "
+                             f"({d}, {m}) whose rows sum to 1")
+        if not (np.all(np.isfinite(centers)) and np.all(np.isfinite(bandwidth))
+                and np.all(bandwidth > 0)):
+            raise ValueError("MarginalGaussianization: expected finite centers and positive "
+                             "finite bandwidths")
+        self.centers, self.bandwidth, self.log_weights = centers, bandwidth, np.log(weights)
+        super().__init__(d)
+
+    @classmethod
+    def fit(cls, x, max_centers=500, defensive=0.01, random_state=None):
+        """Fit to data ``x`` (n, d): kernels on the data (a random subsample of at most
+        ``max_centers``) with Silverman's bandwidth ``h = 1.06 sd m^(-1/5)``, variance-corrected,
+        plus a component ``N(mean, sd^2)`` of weight ``defensive`` for the tails."""
+        x = _as_data(x)
+        if x.shape[0] < 2:
+            raise ValueError(f"MarginalGaussianization.fit: expected at least 2 points, got {x.shape[0]}")
+        if not 0 < defensive < 1:
+            raise ValueError(f"defensive: expected a weight in (0, 1), got {defensive}")
+        rng = as_rng(random_state)
+        sd = np.maximum(x.std(0, ddof=1), 1e-12)
+        mean = x.mean(0)
+        if x.shape[0] > max_centers:
+            x = x[rng.choice(x.shape[0], max_centers, replace=False)]
+        m = x.shape[0]
+        h = 1.06 * sd * m ** (-0.2)
+        # Variance correction (Silverman, 1986, sec. 6.4.1): shrink the centers toward the mean
+        # and the bandwidth by 1 / sqrt(1 + h^2 / sd^2), so the kernel part keeps the sample
+        # variance instead of adding h^2 to it.
+        shrink = 1.0 / np.sqrt(1.0 + (h / sd) ** 2)                 # (d,)
+        centers = np.column_stack([mean[:, None] + shrink[:, None] * (x.T - mean[:, None]),
+                                   mean])                            # (d, m + 1)
+        bw = np.column_stack([np.repeat((h * shrink)[:, None], m, 1), sd])
+        w = np.column_stack([np.full((x.shape[1], m), (1 - defensive) / m),
+                             np.full(x.shape[1], defensive)])
+        return cls(centers, bw, w)
+
+    @classmethod
+    def random(cls, dim, random_state=None, m=12):
+        """Random centers and bandwidths with equal weights, for the contract suite."""
+        rng = as_rng(random_state)
+        return cls(rng.normal(0, 1.5, (dim, m)), rng.uniform(0.3, 0.8, dim))
+
+    # ---- the marginal CDF in log space, and its density
+    def _scaled(self, x):
+        return (x[:, :, None] - self.centers[None]) / self.bandwidth[None]      # (n, d, m)
+
+    def _log_cdf_sf(self, x):
+        """log F and log(1 - F), shape (n, d). Linear space (``ndtr`` is accurate in both tails
+        in relative terms) except where F or 1 - F underflows; there, log space."""
+        t = self._scaled(x)                                         # (n, d, m)
+        w = np.exp(self.log_weights)[None]
+        F, S = np.sum(w * ndtr(t), axis=2), np.sum(w * ndtr(-t), axis=2)
+        with np.errstate(divide="ignore"):
+            log_F, log_S = np.log(F), np.log(S)
+        tiny = np.minimum(F, S) < 1e-300
+        if tiny.any():
+            lw = np.broadcast_to(self.log_weights[None], t.shape)[tiny]
+            log_F[tiny] = logsumexp(lw + log_ndtr(t[tiny]), axis=1)
+            log_S[tiny] = logsumexp(lw + log_ndtr(-t[tiny]), axis=1)
+        return log_F, log_S
+
+    def _log_components(self, x):
+        """log of w_k phi(t_k) / h_k, shape (n, d, m), and the scaled t."""
+        t = self._scaled(x)
+        return self.log_weights[None] + _log_phi(t) - np.log(self.bandwidth)[None], t
+
+    def _log_density(self, x):
+        return logsumexp(self._log_components(x)[0], axis=2)        # (n, d)
+
+    def _score(self, x):
+        """s(x) = p'(x) / p(x) = -sum_k r_k t_k / h_k with responsibilities r_k, shape (n, d)."""
+        lc, t = self._log_components(x)
+        r = np.exp(lc - logsumexp(lc, axis=2, keepdims=True))       # (n, d, m)
+        return -np.sum(r * t / self.bandwidth[None], axis=2)
+
+    def _gaussianize(self, x):
+        log_F, log_S = self._log_cdf_sf(x)
+        return np.where(log_F < log_S, ndtri_exp(log_F), -ndtri_exp(log_S))
+
+    # ---- contract
+    def _inverse(self, x):
+        u = self._gaussianize(x)
+        return u, np.sum(self._log_density(x) - _log_phi(u), axis=1)
+
+    def _forward(self, u):
+        x = self._solve(u)
+        return x, np.sum(_log_phi(u) - self._log_density(x), axis=1)
+
+    def _solve(self, u):
+        """Solve ``Phi^{-1}(F(x)) = u`` for ``x``: bisection on a bracket that is widened until it
+        holds the root, then Newton steps (the function is smooth and increasing)."""
+        lo = np.broadcast_to((self.centers - 10 * self.bandwidth).min(1), u.shape).copy()
+        hi = np.broadcast_to((self.centers + 10 * self.bandwidth).max(1), u.shape).copy()
+        for _ in range(200):                                        # widen the bracket
+            low_bad, high_bad = self._gaussianize(lo) > u, self._gaussianize(hi) < u
+            if not (low_bad.any() or high_bad.any()):
+                break
+            width = hi - lo
+            lo = np.where(low_bad, lo - width, lo)
+            hi = np.where(high_bad, hi + width, hi)
+        for _ in range(60):                                          # bisection
+            mid = 0.5 * (lo + hi)
+            below = self._gaussianize(mid) < u
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        x = 0.5 * (lo + hi)
+        for _ in range(3):                                           # Newton polish
+            x = x - (self._gaussianize(x) - u) * np.exp(_log_phi(u) - self._log_density(x))
+        return x
+
+    def _jacobian(self, u):
+        x = self._solve(u)
+        dxdu = np.exp(_log_phi(u) - self._log_density(x))           # (n, d)
+        return dxdu[:, :, None] * np.eye(self.dim)[None]
+
+    def _forward_vjp(self, u, gx, gl):
+        x = self._solve(u)
+        dxdu = np.exp(_log_phi(u) - self._log_density(x))
+        dld_du = -u - self._score(x) * dxdu
+        return gx * dxdu + gl[:, None] * dld_du, {}
+
+    def _inverse_vjp(self, x, gu, gl):
+        # u = Phi^{-1}(F(x)): du/dx = p(x)/phi(u); logdet_inv = sum log p(x) - log phi(u),
+        # d logdet_inv / dx = s(x) + u du/dx.
+        u = self._gaussianize(x)
+        dudx = np.exp(self._log_density(x) - _log_phi(u))
+        return gu * dudx + gl[:, None] * (self._score(x) + u * dudx), {}
+
+
+def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None):
+    r"""Fit RBIG to data ``x``: ``n_rounds`` rounds of marginal Gaussianization and rotation.
+
+    Returns the list of layers in the generative order of notes 000, section 3 (from the
+    Gaussian base to the data): ``layers[0]`` acts first on ``u``. Build a flow with
+    ``Flow(StandardNormal(d), Chain(layers))``. The rotations are
+    :class:`~nfref.linear.Linear` layers with an orthogonal weight and zero bias.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    n_rounds : int
+    rotation : {"pca", "random"}
+        PCA rotation of the current data, or a Haar-random orthogonal matrix.
+    max_centers : int
+        Kernel centers per marginal.
+    random_state : None, int or numpy.random.Generator
+    """
+    from .linear import Linear
+
+    if rotation not in ("pca", "random"):
+        raise ValueError(f"fit_rbig: rotation must be 'pca' or 'random', got {rotation!r}")
+    x = _as_data(x)
+    rng = as_rng(random_state)
+    d = x.shape[1]
+    destroy = []                                                     # data -> Gaussian order
+    for _ in range(n_rounds):
+        mg = MarginalGaussianization.fit(x, max_centers, random_state=rng)
+        x = mg.inverse(x)[0]
+        if rotation == "pca":
+            _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+            R = vt                                                   # rows: principal axes
+        else:
+            q, r = np.linalg.qr(rng.standard_normal((d, d)))
+            R = q * np.sign(np.diag(r))
+        rot = Linear(R.T, np.zeros(d))                               # generative: x = R^T z
+        x = rot.inverse(x)[0]                                        # destroy: z = R x
+        destroy += [mg, rot]
+    return destroy[::-1]
+
+
+register_case("marginal_gaussianization", MarginalGaussianization.random)

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from nfref.destructors import MarginalGaussianization, fit_rbig
+from nfref.linear import Linear
+
+
+def test_marginal_gaussianization_standardizes_its_training_data(rng):
+    x = rng.gamma(2.0, size=(3000, 2))                    # skewed marginals
+    mg = MarginalGaussianization.fit(x, max_centers=3000, random_state=0)
+    u = mg.inverse(x)[0]
+    assert min(stats.kstest(u[:, j], "norm").pvalue for j in range(2)) > 0.01
+    assert stats.kstest((x[:, 0] - x[:, 0].mean()) / x[:, 0].std(), "norm").pvalue < 1e-6
+
+
+def test_far_points_stay_finite_both_ways(rng):
+    mg = MarginalGaussianization.fit(rng.normal(size=(500, 1)), random_state=0)
+    u, ld = mg.inverse(np.array([[-1e3], [1e3], [40.0]]))
+    assert np.all(np.isfinite(u)) and np.all(np.isfinite(ld))
+    assert u[0, 0] < -30 and u[1, 0] > 30
+    x, _ = mg.forward(np.array([[-30.0], [30.0]]))
+    np.testing.assert_allclose(mg.inverse(x)[0], [[-30.0], [30.0]], atol=1e-8)
+
+
+def test_fit_rbig_alternates_rotations_and_marginals(rng):
+    layers = fit_rbig(rng.normal(size=(300, 2)), n_rounds=3, max_centers=100, random_state=0)
+    assert len(layers) == 6
+    # generative order: the last rotation acts first on u, the first marginal step last
+    assert all(isinstance(l, Linear) for l in layers[0::2])          # noqa: E741
+    assert all(isinstance(l, MarginalGaussianization) for l in layers[1::2])  # noqa: E741
+    for rot in layers[0::2]:
+        R = rot.params["weight"]
+        np.testing.assert_allclose(R @ R.T, np.eye(2), atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(centers=[[0.0, 1.0]], bandwidth=[-1.0]), "positive"),
+    (dict(centers=[[0.0, 1.0]], bandwidth=[1.0, 1.0, 1.0]), "bandwidth"),
+    (dict(centers=[[0.0, 1.0]], bandwidth=[1.0], weights=[[0.2, 0.2]]), "weights"),
+])
+def test_bad_construction_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MarginalGaussianization(**kwargs)
+
+
+def test_bad_fit_arguments_are_refused():
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
+        fit_rbig(np.zeros(5))
+    with pytest.raises(ValueError, match="rotation"):
+        fit_rbig(np.zeros((5, 2)), rotation="ica")
+    with pytest.raises(ValueError, match="finite"):
+        MarginalGaussianization.fit(np.array([[np.nan], [1.0]]))

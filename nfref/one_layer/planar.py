@@ -45,6 +45,11 @@ with :math:`g(-1) \le 0 \le g(1)` and :math:`g'(\tau) = 1 + c\,h'(z - c\tau) > 0
 :math:`[-1, 1]`, found by Newton's method safeguarded by bisection
 (:func:`solve_tanh_equation`, vectorized over points). Posing the equation in
 :math:`\tau` rather than in :math:`a` keeps the bracket fixed and bounded whatever ``w``.
+The solve uses :math:`c` = ``w @ rho_hat`` of the float64 vectors the forward map uses,
+summed in long double: for large :math:`|\rho|` it differs from :math:`m(w^\top\rho)` by
+about :math:`\epsilon|w||\rho|`, which matters where :math:`c` is near :math:`-1`.
+Accuracy: over :math:`10^4` random draws the round trip stays within twice the float64
+floor set by the conditioning of the inverse (``python -m nfref bench -k s02``).
 
 Gradients (forward VJP)
 -----------------------

@@ -52,14 +52,16 @@ and :math:`\nabla_x L = b_K`. The gradient of the mean log-likelihood of a
 :class:`~nfref.distributions.Flow` with a chain is this pass with
 :math:`g_u = \frac1n\nabla\log p_U(Y_0)` and :math:`g_\ell = \frac1n`. Each layer's VJP is called
 once per pass: time linear in K, memory for the cached :math:`Y_k`, O(K n d).
+
+The contract cases of chains (linear, nested, and chains of every registered transform type)
+are in :mod:`nfref.k_layers_cases`.
 """
 
 import numpy as np
 
-from .registry import register_case
 from .transform import Transform, prefix_params
 
-__all__ = ["Chain", "log_likelihood_eq9"]
+__all__ = ["Chain", "log_likelihood_eq9", "nll_and_grad"]
 
 
 class Chain(Transform):
@@ -151,14 +153,56 @@ class Chain(Transform):
     def forward_pass(self, u):
         r"""The sampling procedure: ``[Y_0, ..., Y_K]`` and the per-layer forward log-determinants.
 
+        Parameters
+        ----------
+        u : array_like, shape (n, d)
+
         Returns
         -------
-        ys : list of ndarray, K + 1 arrays of shape (n, d)
-            ``ys[0] = u``, ``ys[k] = phi_k(ys[k-1])``.
+        ys : list of K + 1 ndarrays, shape (n, d)
+            ``ys[0] = u``, ``ys[k] = phi_k(ys[k-1])``; memory O(K n d).
         logdets : ndarray, shape (K, n)
             ``logdets[k-1] = log|det J_{phi_k}(Y_{k-1})|``.
         """
-        ys, logdets = [np.asarray(u, dtype=float)], []
+        u = self._prepare(u, "u")
+        self._check_forward_domain(u)
+        return self._forward_pass(u)
+
+    def inverse_pass(self, x):
+        r"""The inverse pass of eq. (9): ``[Y_0, ..., Y_K]`` with ``Y_K = x``.
+
+        Returns
+        -------
+        ys : list of K + 1 ndarrays, shape (n, d)
+            ``ys[k-1] = phi_k^{-1}(ys[k])``.
+        logdets : ndarray, shape (K, n)
+            ``logdets[k-1] = log|det J_{phi_k^{-1}}(Y_k)|``.
+        """
+        x = self._prepare(x, "x")
+        self._check_inverse_domain(x)
+        return self._inverse_pass(x)
+
+    def eq9_terms(self, x):
+        r"""Eq. (9) term by term: ``(ys, terms)`` with ``terms[k-1] = log|det J_{phi_k}(Y_{k-1})|``.
+
+        The ``Y_k`` come from one inverse pass (cached); each term is the layer's *forward*
+        log-determinant at the cached ``Y_{k-1}``, as eq. (9) is written with the forward trick,
+        not the inverse log-determinant.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, d)
+
+        Returns
+        -------
+        ys : list of K + 1 ndarrays, shape (n, d)
+        terms : ndarray, shape (K, n)
+        """
+        ys, _ = self.inverse_pass(x)
+        return ys, np.array([layer._forward(ys[k])[1] for k, layer in enumerate(self.layers)])
+
+    def _forward_pass(self, u):
+        ys, logdets = [u], []
         for k, layer in enumerate(self.layers):
             if k:
                 layer._check_forward_domain(ys[-1])
@@ -167,11 +211,8 @@ class Chain(Transform):
             logdets.append(ld)
         return ys, np.array(logdets)
 
-    def inverse_pass(self, x):
-        r"""The inverse pass of eq. (9): ``[Y_0, ..., Y_K]`` with ``Y_K = x``, and the per-layer
-        inverse log-determinants ``log|det J_{phi_k^{-1}}(Y_k)|``, shape (K, n).
-        """
-        ys, logdets = [np.asarray(x, dtype=float)], []
+    def _inverse_pass(self, x):
+        ys, logdets = [x], []
         for k in reversed(range(len(self.layers))):
             layer = self.layers[k]
             if k != len(self.layers) - 1:
@@ -181,59 +222,67 @@ class Chain(Transform):
             logdets.insert(0, ld)
         return ys, np.array(logdets)
 
-    def eq9_terms(self, x):
-        r"""Eq. (9) term by term: ``(ys, terms)`` with ``terms[k-1] = log|det J_{phi_k}(Y_{k-1})|``.
+    # ------------------------------------------------------------------ reverse passes
+    def backward_forward(self, ys, gx, gl):
+        """Reverse pass of the forward direction over cached ``ys = [Y_0, ..., Y_K]``.
 
-        The ``Y_k`` come from one inverse pass (cached); each term is the layer's *forward*
-        log-determinant at the cached ``Y_{k-1}``, i.e. eq. (9) with the forward trick, not the
-        inverse log-determinant.
-
-        Parameters
-        ----------
-        x : array_like, shape (n, d)
-
-        Returns
-        -------
-        ys : list of K + 1 arrays, shape (n, d)
-        terms : ndarray, shape (K, n)
+        Calls layer ``k``'s forward VJP at ``Y_{k-1}`` with ``(a_k, gl)``, for ``k = K..1``
+        (module docstring); returns ``(a_0, gparams)``.
         """
-        x = self._prepare(x, "x")
-        self._check_inverse_domain(x)
-        ys, _ = self.inverse_pass(x)
-        terms = np.array([layer._forward(ys[k])[1] for k, layer in enumerate(self.layers)])
-        return ys, terms
-
-    # ------------------------------------------------------------------ Transform hooks
-    def _forward(self, u):
-        ys, logdets = self.forward_pass(u)
-        return ys[-1], logdets.sum(0)
-
-    def _inverse(self, x):
-        ys, logdets = self.inverse_pass(x)
-        return ys[0], logdets.sum(0)
-
-    def _jacobian(self, u):
-        ys, _ = self.forward_pass(u)
-        jac = self.layers[0]._jacobian(ys[0])                      # (n, d, d)
-        for k in range(1, len(self.layers)):
-            jac = self.layers[k]._jacobian(ys[k]) @ jac            # J_k(Y_{k-1}) J_{<k}
-        return jac
-
-    def _forward_vjp(self, u, gx, gl):
-        ys, _ = self.forward_pass(u)
         a, grads = gx, {}                                          # a_K = g_x
         for k in reversed(range(len(self.layers))):
             a, gp = self.layers[k]._forward_vjp(ys[k], a, gl)      # a_{k-1}, grad theta_k
             grads.update(prefix_params(str(k), gp))
         return a, {key: grads[key] for key in self.params}
 
-    def _inverse_vjp(self, x, gu, gl):
-        ys, _ = self.inverse_pass(x)
+    def backward_inverse(self, ys, gu, gl):
+        """Reverse pass of the inverse direction over cached ``ys = [Y_0, ..., Y_K]``.
+
+        Calls layer ``k``'s inverse VJP at ``Y_k`` with ``(b_{k-1}, gl)``, for ``k = 1..K``
+        (module docstring); returns ``(b_K, gparams)``.
+        """
         b, grads = gu, {}                                          # b_0 = g_u
         for k, layer in enumerate(self.layers):
-            b, gp = layer._inverse_vjp(ys[k + 1], b, gl)           # b_k, grad theta_k
+            b, gp = _layer_inverse_vjp(layer, ys[k], ys[k + 1], b, gl)   # b_k, grad theta_k
             grads.update(prefix_params(str(k), gp))
         return b, {key: grads[key] for key in self.params}
+
+    # ------------------------------------------------------------------ Transform hooks
+    def _forward(self, u):
+        ys, logdets = self._forward_pass(u)
+        return ys[-1], logdets.sum(0)
+
+    def _inverse(self, x):
+        ys, logdets = self._inverse_pass(x)
+        return ys[0], logdets.sum(0)
+
+    def _jacobian(self, u):
+        ys, _ = self._forward_pass(u)
+        jac = self.layers[0]._jacobian(ys[0])                      # (n, d, d)
+        for k in range(1, len(self.layers)):
+            jac = self.layers[k]._jacobian(ys[k]) @ jac            # J_k(Y_{k-1}) J_{<k}
+        return jac
+
+    def _forward_vjp(self, u, gx, gl):
+        return self.backward_forward(self._forward_pass(u)[0], gx, gl)
+
+    def _inverse_vjp(self, x, gu, gl):
+        return self.backward_inverse(self._inverse_pass(x)[0], gu, gl)
+
+
+def _layer_inverse_vjp(layer, u, x, gu, gl):
+    r"""A layer's inverse VJP at ``x = phi(u)`` when ``u`` is already known (cached).
+
+    A layer that keeps :class:`Transform`'s implicit-function rule would solve for ``u`` again;
+    here the same rule (``nfref.transform``: one solve with :math:`J^\top` and two forward VJPs)
+    is evaluated at the cached ``u``, so a numerical inverse runs once per pass.
+    """
+    if type(layer)._inverse_vjp is not Transform._inverse_vjp:
+        return layer._inverse_vjp(x, gu, gl)
+    a, b = layer._forward_vjp(u, np.zeros_like(u), -gl)            # -gl grad_u l, -gl d_theta l
+    s = layer._solve_jacobian_transpose(u, gu + a)                 # (n, d)
+    _, c = layer._forward_vjp(u, s, np.zeros_like(gl))             # (d_theta phi)^T s
+    return s, {k: b[k] - c[k] for k in layer.params}
 
 
 def log_likelihood_eq9(base, chain, x):
@@ -257,40 +306,34 @@ def log_likelihood_eq9(base, chain, x):
     return base.logpdf(ys[0]) - terms.sum(0), ys, terms
 
 
-# ---------------------------------------------------------------------- contract cases
-def _linear_chain(d, rng):
-    from .linear import ElementwiseAffine, Linear, PLULinear
-    return Chain([ElementwiseAffine.random(d, rng), PLULinear.random(d, rng),
-                  Linear.random(d, rng)])
+def nll_and_grad(flow, x):
+    r"""Mean negative log-likelihood of ``x`` under ``flow`` (a chain on a base) and its gradient.
 
+    The same numbers as :meth:`Flow.nll_and_grad <nfref.distributions.Flow.nll_and_grad>`, with
+    one inverse pass whose cached :math:`Y_k` serve both the loss and the reverse pass:
+    :math:`\mathcal L = -\frac1n\sum_n[\log p_U(Y_{0,n}) + \sum_k \ell^{-1}_k(Y_{k,n})]`,
+    :math:`g_u = -\frac1n\nabla\log p_U(Y_0)`, :math:`g_\ell = -\frac1n`, then
+    :meth:`Chain.backward_inverse`.
 
-def _nested_chain(d, rng):
-    from .linear import ElementwiseAffine, PLULinear
-    inner = Chain([PLULinear.random(d, rng), ElementwiseAffine.random(d, rng)])
-    deeper = Chain([Chain([ElementwiseAffine.random(d, rng)]), PLULinear.random(d, rng)])
-    return Chain([ElementwiseAffine.random(d, rng), inner, deeper])
+    Parameters
+    ----------
+    flow : Flow
+        Its transform is a :class:`Chain` (for any other transform this is ``flow.nll_and_grad``).
+    x : array_like, shape (n, d)
 
-
-def _other_cases(d):
-    """Registered non-chain cases with a normal base that support dimension ``d`` (lazy)."""
-    from .registry import contract_cases
-    return [case for name, case in contract_cases().items()
-            if not name.startswith("chain") and case.base != "uniform" and d in case.dims]
-
-
-def _every_type_chain(d, rng):
-    """One layer of every registered (non-uniform-base) transform type, in the registry's order."""
-    return Chain([case.make(d, rng) for case in _other_cases(d)])
-
-
-def _every_type_nested(d, rng):
-    """Every registered type again, as a chain of two-layer chains (each type after an affine)."""
-    from .linear import ElementwiseAffine
-    return Chain([Chain([ElementwiseAffine.random(d, rng, scale=0.2), case.make(d, rng)])
-                  for case in _other_cases(d)])
-
-
-register_case("chain_linear", _linear_chain)
-register_case("chain_nested", _nested_chain)
-register_case("chain_every_type", _every_type_chain, roundtrip_tol=1e-8)
-register_case("chain_every_type_nested", _every_type_nested, dims=(2, 3), roundtrip_tol=1e-8)
+    Returns
+    -------
+    loss : float
+    grads : dict
+        Keyed like ``flow.params`` (``"base.<name>"``, ``"transform.<k>.<name>"``).
+    """
+    chain = flow.transform if isinstance(flow.transform, Chain) else None
+    if chain is None:
+        return flow.nll_and_grad(x)
+    ys, logdets = chain.inverse_pass(x)
+    n = ys[0].shape[0]
+    loss = -float(np.mean(flow.base.logpdf(ys[0]) + logdets.sum(0)))
+    w = np.full(n, -1.0 / n)
+    gu, gbase = flow.base.logpdf_vjp(ys[0], w)
+    _, gtrans = chain.backward_inverse(ys, gu, w)
+    return loss, {**prefix_params("base", gbase), **prefix_params("transform", gtrans)}

@@ -162,3 +162,77 @@ def test_change_of_variables_along_both_passes(rng):
     lhs = -flow.logpdf(x)
     rhs = -StandardNormal(2).logpdf(u) + ld
     assert np.max(np.abs(lhs - rhs)) <= 1e-10
+
+
+def test_one_pass_nll_equals_flow_nll_and_solves_each_inverse_once(rng):
+    from nfref.k_layers import nll_and_grad
+    from nfref.one_layer import Planar, Radial
+
+    solves = []
+
+    class CountingPlanar(Planar):
+        def _inverse(self, x):
+            solves.append(1)
+            return super()._inverse(x)
+
+    layers = [CountingPlanar.random(2, rng, scale=0.5), Radial.random(2, rng),
+              PLULinear.random(2, rng), CountingPlanar.random(2, rng, scale=0.5)]
+    flow = Flow(DiagonalNormal(rng.normal(size=2), 0.2 * rng.normal(size=2)), Chain(layers))
+    x = flow.rvs(50, random_state=4)
+    loss, grads = nll_and_grad(flow, x)
+    assert len(solves) == 2                       # one inverse solve per planar layer
+    loss_ref, grads_ref = flow.nll_and_grad(x)
+    assert abs(loss - loss_ref) <= 1e-12
+    assert set(grads) == set(grads_ref)
+    assert max(np.max(np.abs(grads[k] - grads_ref[k])) for k in grads) <= 1e-12
+
+
+def test_passes_validate_their_input(rng):
+    chain = Chain(_layers(2, 2, rng))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        chain.forward_pass(np.zeros(2))
+    with pytest.raises(ValueError, match="finite"):
+        chain.inverse_pass(np.array([[0.0, np.inf]]))
+    with pytest.raises(ValueError, match="finite"):
+        chain.eq9_terms(np.array([[np.nan, 0.0]]))
+
+
+def test_every_registered_type_in_one_chain(rng):
+    """All types at once (the contract suite runs them split over four smaller chains)."""
+    from nfref.gradcheck import check_logdet, check_roundtrip, relative_error
+    from nfref.k_layers_cases import every_type_chain
+    from nfref.transform import flatten_params
+
+    chain = every_type_chain(2, rng)
+    kinds = {type(layer).__name__ for layer in chain.layers}
+    assert {"ElementwiseAffine", "PLULinear", "Linear", "Planar", "Radial"} <= kinds
+    u = rng.standard_normal((9, 2))
+    assert check_roundtrip(chain, u, bound=1e-8).passed
+    assert check_logdet(chain, u, bound=1e-10).passed
+    # both VJPs along three random directions of all parameters at once, and of the input
+    gx, gl = rng.standard_normal((9, 2)), rng.standard_normal(9)
+    x = chain.forward(u)[0]
+    params = chain.params
+    for apply, vjp, point in ((chain.forward, chain.forward_vjp, u),
+                              (chain.inverse, chain.inverse_vjp, x)):
+        g_in, g_par = vjp(point, gx, gl)
+        flat = flatten_params(g_par)
+        ana, num = [], []
+        for _ in range(3):
+            dv, dp = rng.standard_normal(point.shape), rng.standard_normal(flat.size)
+            dp /= np.linalg.norm(dp)
+            dv /= np.linalg.norm(dv)
+            saved = flatten_params(params)
+
+            def f(t):
+                i = 0
+                for v in params.values():
+                    v[...] = (saved[i:i + v.size] + t * dp[i:i + v.size]).reshape(v.shape)
+                    i += v.size
+                out, ld = apply(point + t * dv)
+                return float(np.sum(gx * out) + np.sum(gl * ld))
+            h = 1e-4
+            num.append((f(-2 * h) - 8 * f(-h) + 8 * f(h) - f(2 * h)) / (12 * h))
+            f(0.0)                                        # restore the parameters
+            ana.append(np.sum(g_in * dv) + np.sum(flat * dp))
+        assert relative_error(np.array(ana), np.array(num)) <= 1e-6

@@ -1,0 +1,275 @@
+"""Claims of notes 000, section 3: K-layer chains, eq. (9), the dependence of its terms on
+theta_{k:K}, backpropagation through K layers, and the section's slips (the order of eq. (6),
+the index of Y_k in eq. (9)). Figures: the density of every Y_k, layer by layer.
+"""
+
+import numpy as np
+
+from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from ..gradcheck import check_gradient
+from ..k_layers import Chain, log_likelihood_eq9, nll_and_grad
+from ..linear import ElementwiseAffine, Linear, PLULinear
+from ..one_layer import Planar, Radial
+from ..report import benchmark, claim, figure
+
+
+def mixed_chain(d, K, rng, scale=0.7):
+    """``K`` layers cycling planar, radial, PLU, planar, elementwise affine (non-linear layers
+    whose Jacobians vary with the point, so every term of eq. (9) depends on its ``Y_{k-1}``)."""
+    makers = (lambda: Planar.random(d, rng, scale=scale), lambda: Radial.random(d, rng),
+              lambda: PLULinear.random(d, rng, scale=0.3),
+              lambda: Planar.random(d, rng, scale=scale),
+              lambda: ElementwiseAffine.random(d, rng, scale=0.3))
+    return Chain([makers[k % len(makers)]() for k in range(K)])
+
+
+@claim("eq. (9) with cached Y_k equals log p_U(u) - log|det J_chain(u)| (slogdet)",
+       where="000 sec. 3 eq. (9)", bound=1e-10)
+def _():
+    errs = []
+    for d, K in ((1, 5), (2, 8), (3, 6)):
+        rng = np.random.default_rng(30 + d)
+        chain = mixed_chain(d, K, rng)
+        base = DiagonalNormal(rng.normal(size=d), 0.3 * rng.normal(size=d))
+        u = base.rvs(200, random_state=rng)
+        x, _ = chain.forward(u)
+        loglik, ys, _ = log_likelihood_eq9(base, chain, x)
+        # independent: the base density at the sampled u and slogdet of the product of the
+        # layers' explicit Jacobians along the sampling procedure
+        ref = base.logpdf(u) - np.linalg.slogdet(chain.jacobian(u))[1]
+        errs.append(np.max(np.abs(loglik - ref)))
+        errs.append(np.max(np.abs(ys[0] - u)))
+    return max(errs), "d = 1, 2, 3 with K = 5, 8, 6 planar/radial/PLU/affine layers"
+
+
+@claim("eq. (9): the k-th term does not move when theta_j, j < k, is perturbed",
+       where="000 sec. 3 eq. (9)", bound=0.0)
+def _():
+    d, K = 2, 6
+    rng = np.random.default_rng(31)
+    chain = mixed_chain(d, K, rng)
+    x = chain.forward(rng.standard_normal((100, d)))[0]
+    _, t0 = chain.eq9_terms(x)
+    still, moved = 0.0, np.inf
+    for j, layer in enumerate(chain.layers):
+        for arr in layer.params.values():
+            saved = arr.copy()
+            arr += 0.05 * rng.standard_normal(arr.shape)
+            _, t1 = chain.eq9_terms(x)
+            arr[...] = saved
+            change = np.max(np.abs(t1 - t0), axis=1)             # (K,): per term
+            still = max(still, change[j + 1:].max(initial=0.0))  # terms k > j (1-based k > j + 1)
+            moved = min(moved, change[:j + 1].max())              # some term k <= j + 1 moves
+    if moved < 1e-8:
+        return np.inf, "a perturbation of theta_j moved none of the terms k <= j"
+    return still, (f"terms 1..j move by at least {moved:.1e} for every perturbed array of "
+                   f"theta_j; terms k > j by exactly {still:.0e}")
+
+
+@claim("backprop through K = 16 layers: NLL gradient (every layer and base) vs finite differences",
+       where="000 sec. 3; 003", bound=1e-6)
+def _():
+    d, K = 2, 16
+    rng = np.random.default_rng(32)
+    chain = mixed_chain(d, K, rng, scale=0.5)
+    flow = Flow(DiagonalNormal(rng.normal(size=d), 0.2 * rng.normal(size=d)), chain)
+    x = flow.rvs(30, random_state=rng) + 0.05 * rng.standard_normal((30, d))
+    loss0, grads = nll_and_grad(flow, x)
+    loss1, grads1 = flow.nll_and_grad(x)
+    same = max(abs(loss0 - loss1), max(np.max(np.abs(grads[k] - grads1[k])) for k in grads))
+    params = flow.params
+
+    def loss(p):
+        saved = {k: v.copy() for k, v in params.items()}
+        for k, v in p.items():
+            params[k][...] = v
+        try:
+            return -float(np.mean(flow.logpdf(x)))
+        finally:
+            for k, v in saved.items():
+                params[k][...] = v
+    res = check_gradient(loss, grads, {k: v.copy() for k, v in params.items()})
+    return res.error, (f"{sum(v.size for v in params.values())} parameters; one-pass "
+                       f"nll_and_grad vs Flow.nll_and_grad: {same:.1e}")
+
+
+@claim("sampling procedure Y_k = phi_k(Y_(k-1)) is phi_K o ... o phi_1 (eq. (6) reversed)",
+       where="000 sec. 3 vs eq. (6)", bound=1e-12)
+def _():
+    rng = np.random.default_rng(33)
+    chain = mixed_chain(2, 4, rng)
+    u = rng.standard_normal((100, 2))
+    y = u
+    for layer in chain.layers:
+        y = layer.forward(y)[0]
+    z = u
+    for layer in reversed(chain.layers):                          # eq. (6) as printed
+        z = layer.forward(z)[0]
+    diff = np.max(np.abs(z - chain.forward(u)[0]))
+    return np.max(np.abs(y - chain.forward(u)[0])), (
+        f"eq. (6) as printed, phi_1(phi_2(...phi_K(u))), differs by up to {diff:.2f}")
+
+
+@claim("eq. (9)'s phi_k^-1 o ... o phi_K^-1 (x) is Y_(k-1) of the sampling procedure, not Y_k",
+       where="000 sec. 3 eq. (9)", bound=1e-10)
+def _():
+    rng = np.random.default_rng(34)
+    chain = mixed_chain(2, 5, rng)
+    u = rng.standard_normal((100, 2))
+    ys_fwd, _ = chain.forward_pass(u)
+    x = ys_fwd[-1]
+    errs, off = [], []
+    for k in range(1, len(chain) + 1):
+        y = x
+        for layer in reversed(chain.layers[k - 1:]):              # phi_k^-1 o ... o phi_K^-1
+            y = layer.inverse(y)[0]
+        errs.append(np.max(np.abs(y - ys_fwd[k - 1])))
+        off.append(np.max(np.abs(y - ys_fwd[k])))
+    return max(errs), f"against Y_k as printed: off by at least {min(off):.2f}"
+
+
+@claim("uniform base: the Omega_0 term is 0 on the image of the cube, -inf off it",
+       where="000 sec. 3 eq. (9)", bound=1e-12)
+def _():
+    rng = np.random.default_rng(35)
+    chain = mixed_chain(2, 5, rng)
+    base = UniformCube(2)
+    x = chain.forward(base.rvs(200, random_state=rng))[0]
+    loglik, _, terms = log_likelihood_eq9(base, chain, x)
+    outside = chain.forward(np.array([[1.5, 0.5], [-0.2, 0.3]]))[0]
+    if not np.all(log_likelihood_eq9(base, chain, outside)[0] == -np.inf):
+        return np.inf, "points off the image did not get -inf"
+    return np.max(np.abs(loglik + terms.sum(0))), "log-likelihood = -sum_k log Omega_k exactly"
+
+
+# ---------------------------------------------------------------------- figures
+def fitted_planar_flow(toy, K=8, n=1500, steps=400, seed=0, lr=0.05):
+    """A flow of ``K`` planar layers on a diagonal-normal base fitted to ``n`` draws of ``toy``
+    by Adam on the one-pass NLL gradient; returns ``(flow, history, data)``."""
+    from ..optim import Adam, fit
+    rng = np.random.default_rng(seed)
+    data = toy.rvs(n, random_state=rng)
+    mean, std = data.mean(0), data.std(0)
+    flow = Flow(DiagonalNormal(mean, np.log(std)),
+                Chain([Planar.random(2, rng, scale=0.5) for _ in range(K)]))
+    history = fit(lambda: nll_and_grad(flow, data[rng.choice(n, 500, replace=False)]),
+                  flow.params, Adam(lr=lr), n_steps=steps, verbose=False)
+    return flow, history, data
+
+
+@figure("s03_layers_density")
+def _():
+    from ..datasets import TwoMoons
+    from ..plotting import plot_layers, plot_samples
+    import matplotlib.pyplot as plt
+    toy = TwoMoons()
+    flow, _, data = fitted_planar_flow(toy, K=8, steps=600)
+    fig, axes = plt.subplots(1, 10, figsize=(25, 2.8))
+    plot_layers(flow, axes=axes[:9], grid=120)
+    plot_samples(flow.rvs(1500, random_state=1), data=data, ax=axes[9], bounds=toy.bounds,
+                 title="samples vs data")
+    fig.suptitle("Density of each Y_k for 8 planar layers fitted to two moons "
+                 "(Y_0 = U: diagonal-normal base)", y=1.05)
+    return fig
+
+
+@figure("s03_warped_grids")
+def _():
+    from ..datasets import TwoMoons
+    from ..plotting import plot_warped_grid
+    import matplotlib.pyplot as plt
+    flow, _, _ = fitted_planar_flow(TwoMoons(), K=8, steps=600)
+    chain = Chain([ElementwiseAffine(flow.base.params["loc"], flow.base.params["log_scale"]),
+                   *flow.transform.layers])
+    ks = (1, 3, 5, 7, 9)
+    fig, axes = plt.subplots(1, len(ks), figsize=(3.2 * len(ks), 3.2))
+    for ax, k in zip(axes, ks):
+        plot_warped_grid(chain[:k], ax=ax, bounds=((-2.5, 2.5), (-2.5, 2.5)),
+                         title=f"after {k - 1} planar layers")
+    fig.suptitle("Image of a square grid of the standard normal's plane, layer by layer", y=1.03)
+    return fig
+
+
+# ---------------------------------------------------------------------- benchmarks
+def _cpu_per_step(step, repeats):
+    import time
+    step()                                                        # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        step()
+        times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
+@benchmark("k_layers")
+def _(stream):
+    """Time per NLL-and-gradient step against K: linear in K (each layer's VJP called once)."""
+    import sys
+    stream = stream or sys.stdout
+    rng = np.random.default_rng(0)
+    n, d = 1000, 2
+    x = rng.standard_normal((n, d))
+    print(f"one step = nll_and_grad on n = {n} points, d = {d} (CPU time, median of 5)",
+          file=stream)
+    print(f"{'K':>4} {'planar ms':>10} {'ms / K':>8} {'PLU+affine ms':>14} {'ms / K':>8} "
+          f"{'cache Y_k (MB)':>15}", file=stream)
+    for K in (1, 2, 4, 8, 16, 32, 64):
+        planar = Flow(StandardNormal(d), Chain([Planar.random(d, rng, scale=0.5)
+                                                for _ in range(K)]))
+        linear = Flow(StandardNormal(d), Chain([(PLULinear if k % 2 else ElementwiseAffine)
+                                                .random(d, rng, scale=0.1) for k in range(K)]))
+        tp = _cpu_per_step(lambda: nll_and_grad(planar, x), 5) * 1e3
+        tl = _cpu_per_step(lambda: nll_and_grad(linear, x), 5) * 1e3
+        print(f"{K:>4} {tp:>10.2f} {tp / K:>8.3f} {tl:>14.2f} {tl / K:>8.3f} "
+              f"{(K + 1) * n * d * 8 / 1e6:>15.3f}", file=stream, flush=True)
+
+
+def k_table(toy, Ks=(1, 2, 4, 8, 16, 32), n_train=3000, n_test=20000, steps=1500, lr=0.02,
+            batch=500, seed=0, stream=None):
+    """Fit ``K`` planar layers on a diagonal-normal base to ``toy`` for each ``K``; returns rows
+    ``(K, train NLL, test NLL, its standard error, seconds)``; the toy's entropy gives the gap.
+
+    Each fit: Adam on mini-batches of the one-pass NLL gradient, the base initialized at the
+    data's mean and standard deviation, planar parameters from ``Planar.random(scale=0.5)``.
+    """
+    import time
+    from ..optim import Adam, fit
+    rng = np.random.default_rng(seed)
+    train, test = toy.rvs(n_train, random_state=rng), toy.rvs(n_test, random_state=rng)
+    rows = []
+    for K in Ks:
+        fit_rng = np.random.default_rng([seed, K])
+        flow = Flow(DiagonalNormal(train.mean(0), np.log(train.std(0))),
+                    Chain([Planar.random(2, fit_rng, scale=0.5) for _ in range(K)]))
+        start = time.process_time()
+        fit(lambda: nll_and_grad(flow, train[fit_rng.choice(n_train, batch, replace=False)]),
+            flow.params, Adam(lr=lr), n_steps=steps, verbose=False)
+        seconds = time.process_time() - start
+        lp = flow.logpdf(test)
+        rows.append((K, -float(flow.logpdf(train).mean()), -float(lp.mean()),
+                     float(lp.std(ddof=1) / np.sqrt(n_test)), seconds))
+    return rows
+
+
+def _k_row(row, entropy):
+    K, tr, te, se, sec = row
+    gap = "" if entropy is None else f"{te - entropy:>9.4f}"
+    return (f"{K:>4} {tr:>10.4f} {te:>10.4f} {se:>8.4f} {gap} {sec:>8.1f}",)
+
+
+@benchmark("ktable")
+def _(stream):
+    """The K table: test NLL of K planar layers against the exact entropy of the toy."""
+    import sys
+    from ..datasets import TwoMoons, Banana
+    stream = stream or sys.stdout
+    for toy in (TwoMoons(), Banana()):
+        H, H_se = toy.entropy(n=400_000, random_state=1)
+        print(f"{type(toy).__name__}: entropy H = {H:.4f} (standard error {H_se:.4f}); "
+              "3000 training points, 20000 test points, 1500 Adam steps (batch 500, lr 0.02)",
+              file=stream)
+        print(f"{'K':>4} {'train NLL':>10} {'test NLL':>10} {'+-':>8} {'KL = gap':>9} "
+              f"{'CPU s':>8}", file=stream, flush=True)
+        for row in k_table(toy):
+            print(*_k_row(row, H), file=stream, flush=True)

@@ -97,6 +97,7 @@ class Coupling(Transform):
                 params[f"W{i}"] = w
             params[f"b{i}"] = b
         self.n_layers = len(sizes) - 1
+        self._last_state = None
         super().__init__(dim, params)
 
     @classmethod
@@ -123,10 +124,19 @@ class Coupling(Transform):
         return weights, [self.params[f"b{i}"] for i in range(self.n_layers)]
 
     def _conditioner(self, a):
-        """``(xi (n, |B|, k), activations, weights)`` from the conditioning block ``a``."""
+        """``(xi (n, |B|, k), activations, weights)`` from the conditioning block ``a``.
+
+        The last result is remembered with exact copies of ``a`` and the parameters, so a
+        VJP right after a pass at the same point and weights reuses the activations."""
+        cached = self._last_state
+        if (cached is not None and cached[0].shape == a.shape and np.array_equal(cached[0], a)
+                and all(np.array_equal(cached[1][k], v) for k, v in self.params.items())):
+            return cached[2]
         weights, biases = self._net()
         out, hs = mlp_forward(weights, biases, a)
-        return out.reshape(a.shape[0], len(self.trans_idx), -1), hs, weights
+        state = out.reshape(a.shape[0], len(self.trans_idx), -1), hs, weights
+        self._last_state = (a.copy(), {k: v.copy() for k, v in self.params.items()}, state)
+        return state
 
     def _conditioner_backward(self, hs, weights, gxi):
         g_a, g_w, g_b = mlp_backward(weights, hs, gxi.reshape(gxi.shape[0], -1))

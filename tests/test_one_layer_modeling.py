@@ -102,3 +102,12 @@ def test_planar_inverse_study_small(rng):
     # the round trip stays within a small factor of what float64 conditioning allows
     assert np.max(r["conditioning"][ok]) <= 4.0
     assert np.max(r["roundtrip"][ok & (r["norm_w"] < 3) & (r["norm_rho_hat"] < 3)]) <= 1e-12
+
+
+def test_backward_helpers_refuse_bad_data():
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
+        gaussian_mle(np.zeros(5))
+    with pytest.raises(ValueError, match="finite"):
+        fit_backward_gaussian(np.array([[0.0, np.nan], [1.0, 2.0]]))
+    with pytest.raises(ValueError, match="method"):
+        fit_backward_gaussian(np.ones((4, 2)) + np.eye(4, 2), method="sgd")

@@ -47,15 +47,19 @@ gradient of the computed value), with
 and :math:`\partial\lambda/\partial\theta = \partial h(t)/\partial\theta`,
 :math:`\partial\lambda/\partial\beta = 0`.
 
-Inverse: :func:`nfref.quadrature.solve_increasing` (automatic bracket, safeguarded
-Newton) on the computed value, so a round trip is exact to the solver's tolerance; its
+Inverse: :func:`nfref.quadrature.solve_increasing` (safeguarded Newton) on the computed
+value, bracketed by :math:`(y-\beta)/g_{\max}` and :math:`(y-\beta)/g_{\min}` (the computed
+integral lies between :math:`g_{\min}t` and :math:`g_{\max}t` since the weights are positive
+and sum to 1), so a round trip is exact to the solver's tolerance; its
 gradient is the implicit-function rule of :mod:`nfref.transformers.base`.
 """
 
 import numpy as np
 
 from ..quadrature import clenshaw_curtis_unit, solve_increasing
+from ..registry import register_case
 from .base import Transformer
+from .spline import _flow_case
 
 __all__ = ["UMNN", "umnn_log_integrand", "umnn_forward", "umnn_forward_vjp"]
 
@@ -166,10 +170,19 @@ class UMNN(Transformer):
     def inverse(self, y, xi):
         self.check_xi(y, xi, "y")
 
-        def func(t):
-            v, ld = umnn_forward(t, xi, self.n_hidden, self.n_intervals)
-            return v, np.exp(ld)
-        t = solve_increasing(func, y, name="UMNN.inverse")
+        flat = xi.reshape(-1, 1, self.n_params)                      # one row per entry
+
+        def func(t, idx):
+            v, ld = umnn_forward(t[:, None], flat[idx], self.n_hidden, self.n_intervals)
+            return v[:, 0], np.exp(ld[:, 0])
+        # g lies in [g_min, g_max] and the weights are positive and sum to 1, so the
+        # computed integral lies between g_min t and g_max t: a bracket for the root.
+        _, c0, _, _, c = _split(xi, self.n_hidden)
+        spread = np.sum(np.abs(c), axis=-1)                          # (n, d)
+        r = y - xi[..., 0]
+        a, b = r * np.exp(-(c0 + spread)), r * np.exp(-(c0 - spread))
+        t = solve_increasing(func, y, np.minimum(a, b), np.maximum(a, b), r * np.exp(-c0),
+                             name="UMNN.inverse")
         return t, umnn_log_integrand(t[..., None], xi, self.n_hidden)[0][..., 0]
 
     def forward_vjp(self, t, xi, gy, gld):
@@ -178,3 +191,14 @@ class UMNN(Transformer):
 
     def __repr__(self):
         return f"UMNN(n_hidden={self.n_hidden}, n_intervals={self.n_intervals})"
+
+
+# ---------------------------------------------------------------------- contract cases
+# The value carries the quadrature error of n_intervals = 24 (below 1e-12 for these
+# conditioners, measured in nfref.derivations.s05_transformers); the inverse is a solver,
+# so round trips are held to the numerical-inverse bound 1e-8.
+# Dimensions up to 3 keep the finite-difference checks of the solver-based inverse cheap.
+register_case("maf_umnn", _flow_case("MAF", lambda: UMNN(2, 24)), dims=(1, 2, 3),
+              roundtrip_tol=1e-8)
+register_case("coupling_umnn", _flow_case("coupling", lambda: UMNN(2, 24)),
+              dims=(1, 2, 3), roundtrip_tol=1e-8)

@@ -40,7 +40,9 @@ with the exact derivative); its gradient is the implicit-function rule of
 import numpy as np
 
 from ..quadrature import solve_increasing
+from ..registry import register_case
 from .base import Transformer
+from .spline import _flow_case
 
 __all__ = ["SumOfSquares", "sos_forward", "sos_forward_vjp"]
 
@@ -154,9 +156,11 @@ class SumOfSquares(Transformer):
     def inverse(self, y, xi):
         self.check_xi(y, xi, "y")
 
-        def func(t):
-            v, ld = sos_forward(t, xi, *self._args())
-            return v, np.exp(ld)
+        flat = xi.reshape(-1, 1, self.n_params)                      # one row per entry
+
+        def func(t, idx):
+            v, ld = sos_forward(t[:, None], flat[idx], *self._args())
+            return v[:, 0], np.exp(ld[:, 0])
         t = solve_increasing(func, y, name="SumOfSquares.inverse")
         return t, sos_forward(t, xi, *self._args())[1]
 
@@ -172,3 +176,16 @@ class SumOfSquares(Transformer):
     def __repr__(self):
         return (f"SumOfSquares(n_squares={self.n_squares}, degree={self.degree}, "
                 f"scale={self.scale}, floor={self.floor})")
+
+
+# ---------------------------------------------------------------------- contract cases
+# floor = 0.5 and scale = 8: the contract's density check integrates on a 401 x 401 grid
+# over the image of [-8, 8]^2, which cannot resolve the narrow spikes a small floor allows
+# (density up to 1/floor times the base's) nor the wide image of a quintic with scale 4
+# (at 1601 x 1601 points those integrate to 1 as well). The inverse is a solver: 1e-8.
+def _sos():
+    return SumOfSquares(n_squares=2, degree=2, scale=8.0, floor=0.5)
+
+
+register_case("maf_sos", _flow_case("MAF", _sos), dims=(1, 2, 3), roundtrip_tol=1e-8)
+register_case("coupling_sos", _flow_case("coupling", _sos), roundtrip_tol=1e-8)

@@ -80,6 +80,7 @@ The inverse's gradient is the implicit-function rule of :mod:`nfref.transformers
 
 import numpy as np
 
+from ..registry import register_case
 from .base import Transformer
 
 __all__ = ["RationalQuadraticSpline", "spline_knots", "rq_forward", "rq_inverse",
@@ -304,3 +305,21 @@ class RationalQuadraticSpline(Transformer):
 
     def __repr__(self):
         return f"RationalQuadraticSpline(n_bins={self.n_bins}, bound={self.bound})"
+
+
+# ---------------------------------------------------------------------- contract cases
+def _flow_case(kind, make_transformer, hidden=(8,)):
+    """``make(d, rng)`` for a MAF, IAF or coupling layer around a fresh transformer."""
+    def make(d, rng):
+        if kind == "coupling":
+            from ..coupling import Coupling as cls
+        else:
+            from .. import autoregressive
+            cls = getattr(autoregressive, kind)
+        return cls.random(d, rng, transformer=make_transformer(), hidden_sizes=hidden)
+    return make
+
+
+register_case("maf_spline", _flow_case("MAF", lambda: RationalQuadraticSpline(4, 3.0)))
+register_case("coupling_spline",
+              _flow_case("coupling", lambda: RationalQuadraticSpline(5, 2.5)))

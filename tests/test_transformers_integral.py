@@ -1,0 +1,185 @@
+"""Clenshaw-Curtis quadrature, the bracketed Newton solver, and the integral-based
+transformers (UMNN-style and sum-of-squares), standalone."""
+
+import numpy as np
+import pytest
+from numpy.polynomial import chebyshev as C
+from scipy import integrate
+
+from nfref.gradcheck import check_gradient
+from nfref.quadrature import clenshaw_curtis, clenshaw_curtis_unit, solve_increasing
+from nfref.transformers.integral import UMNN, umnn_log_integrand
+from nfref.transformers.sos import SumOfSquares
+
+# scipy's adaptive reference integrals warn when asked for 1e-14; their error is checked
+pytestmark = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+
+
+# ---------------------------------------------------------------------- quadrature
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 8, 16, 33])
+def test_clenshaw_curtis_exact_for_polynomials_up_to_degree_n(n, rng):
+    x, w = clenshaw_curtis(n)
+    assert x.shape == w.shape == (n + 1,)
+    assert np.all(w > 0) and abs(w.sum() - 2.0) < 1e-14
+    for degree in range(n + 1):
+        coef = rng.standard_normal(degree + 1)
+        exact = np.polynomial.polynomial.polyval(1.0, np.polynomial.polynomial.polyint(coef)) \
+            - np.polynomial.polynomial.polyval(-1.0, np.polynomial.polynomial.polyint(coef))
+        approx = w @ np.polynomial.polynomial.polyval(x, coef)
+        assert abs(approx - exact) <= 1e-13 * (1 + np.abs(coef).sum())
+
+
+@pytest.mark.parametrize("n", [2, 5, 8, 12])
+def test_clenshaw_curtis_weights_solve_the_chebyshev_moment_system(n):
+    # independent construction: sum_j w_j T_k(x_j) = int_{-1}^{1} T_k for k = 0..n
+    x, w = clenshaw_curtis(n)
+    V = C.chebvander(x, n).T                                      # (n+1, n+1)
+    moments = np.array([C.chebval(1, C.chebint(np.eye(n + 1)[k]))
+                        - C.chebval(-1, C.chebint(np.eye(n + 1)[k])) for k in range(n + 1)])
+    np.testing.assert_allclose(w, np.linalg.solve(V, moments), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("f", [np.exp, lambda s: 1.0 / (1.0 + 4 * s * s), np.cos,
+                               lambda s: np.exp(np.tanh(3 * s - 1))])
+def test_clenshaw_curtis_against_scipy_quad_on_smooth_functions(f):
+    exact = integrate.quad(f, -1, 1, epsabs=1e-15, epsrel=1e-15)[0]
+    errs = []
+    for n in (4, 8, 16, 32, 64):
+        x, w = clenshaw_curtis(n)
+        errs.append(abs(w @ f(x) - exact))
+    assert errs[-1] < 1e-13
+    assert errs[2] < errs[0]                                     # converging
+
+
+def test_clenshaw_curtis_unit_interval_and_bad_input():
+    tau, om = clenshaw_curtis_unit(10)
+    assert tau.min() == 0.0 and tau.max() == 1.0 and abs(om.sum() - 1) < 1e-15
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="integer number of intervals"):
+            clenshaw_curtis(bad)
+
+
+def test_solver_brackets_far_roots_without_clamping():
+    y = np.array([-1e6, -3.0, 0.0, 0.5, 7.0, 1e8])
+
+    def func(t, idx):
+        return t + np.tanh(t), 2.0 - np.tanh(t) ** 2
+    t = solve_increasing(func, y)
+    assert np.max(np.abs(t + np.tanh(t) - y) / (1 + np.abs(y))) < 1e-15
+
+
+# ---------------------------------------------------------------------- shared checks
+def _check_transformer(f, t, xi, rng, value_bound=1e-10):
+    n, d = t.shape
+    y, ld = f.forward(t, xi)
+    # inverse: round trip to 1e-10, log-derivative at the recovered point
+    t2, ld2 = f.inverse(y, xi)
+    assert np.max(np.abs(t2 - t)) < 1e-10
+    assert np.max(np.abs(ld2 - ld)) < 1e-10
+    # derivative exp(logderiv) against a central difference of the value
+    h = 1e-5
+    fd = (f.forward(t + h, xi)[0] - f.forward(t - h, xi)[0]) / (2 * h)
+    assert np.max(np.abs(fd / np.exp(ld) - 1)) < 1e-7
+    # all gradients, both directions
+    gy, gl = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    gt, gxi = f.forward_vjp(t, xi, gy, gl)
+
+    def fwd(p):
+        y_, l_ = f.forward(p["t"], p["xi"])
+        return float(np.sum(gy * y_) + np.sum(gl * l_))
+    res = check_gradient(fwd, {"t": gt, "xi": gxi}, {"t": t, "xi": xi})
+    assert res.passed, str(res)
+    gy2, gxi2 = f.inverse_vjp(y, xi, gy, gl)
+
+    def inv(p):
+        t_, l_ = f.inverse(p["y"], p["xi"])
+        return float(np.sum(gy * t_) + np.sum(gl * l_))
+    res = check_gradient(inv, {"y": gy2, "xi": gxi2}, {"y": y, "xi": xi})
+    assert res.passed, str(res)
+
+
+# ---------------------------------------------------------------------- UMNN
+def _umnn_exact(f, t, xi):
+    """The integral by scipy's adaptive quadrature, one entry at a time (test only)."""
+    out = np.empty_like(t)
+    for i, j in np.ndindex(t.shape):
+        g = lambda s: np.exp(umnn_log_integrand(np.array([[[s]]]), xi[i:i + 1, j:j + 1],
+                                                f.n_hidden)[0][0, 0, 0])
+        out[i, j] = xi[i, j, 0] + integrate.quad(g, 0, t[i, j], epsabs=1e-14, epsrel=1e-14,
+                                                 limit=200)[0]
+    return out
+
+
+def test_umnn_value_against_scipy_quad_and_gradients(rng):
+    f = UMNN(n_hidden=3, n_intervals=40)
+    t = 2.5 * rng.standard_normal((5, 3))
+    xi = rng.standard_normal((5, 3, f.n_params))
+    exact = _umnn_exact(f, t, xi)
+    assert np.max(np.abs(f.forward(t, xi)[0] - exact)) < 1e-10
+    _check_transformer(f, t, xi, rng)
+
+
+def test_umnn_logderiv_is_exact_while_the_value_carries_quadrature_error(rng):
+    t = np.array([[3.0, -4.0]])
+    xi = rng.standard_normal((1, 2, UMNN(3).n_params))
+    exact = _umnn_exact(UMNN(3), t, xi)
+    coarse, fine = UMNN(3, n_intervals=4), UMNN(3, n_intervals=40)
+    assert np.max(np.abs(coarse.forward(t, xi)[0] - exact)) > 1e-4
+    assert np.max(np.abs(fine.forward(t, xi)[0] - exact)) < 1e-10
+    np.testing.assert_array_equal(coarse.forward(t, xi)[1], fine.forward(t, xi)[1])
+    np.testing.assert_allclose(coarse.derivative(t, xi), np.exp(fine.forward(t, xi)[1]),
+                               rtol=1e-15)
+
+
+def test_umnn_identity_monotone_and_far_inverse(rng):
+    f = UMNN(2)
+    t = np.linspace(-30, 30, 601)[:, None]
+    y, ld = f.forward(t, f.identity_xi(t.shape))
+    assert np.max(np.abs(y - t)) < 1e-13 and np.max(np.abs(ld)) == 0
+    xi = np.broadcast_to(rng.standard_normal(f.n_params), t.shape + (f.n_params,)).copy()
+    y, _ = f.forward(t, xi)
+    assert np.all(np.diff(y[:, 0]) > 0)
+    far = np.array([[-1e4], [1e4]])
+    xi2 = xi[:2]
+    t_far, _ = f.inverse(far, xi2)
+    assert np.max(np.abs(f.forward(t_far, xi2)[0] - far) / 1e4) < 1e-13
+
+
+def test_umnn_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="n_hidden"):
+        UMNN(0)
+    with pytest.raises(ValueError, match="n_intervals"):
+        UMNN(2, 1)
+    with pytest.raises(ValueError, match=r"xi of shape"):
+        UMNN(2).forward(np.zeros((3, 2)), np.zeros((3, 2, 5)))
+
+
+# ---------------------------------------------------------------------- sum of squares
+def test_sos_value_against_scipy_quad_and_gradients(rng):
+    f = SumOfSquares(n_squares=2, degree=3, scale=2.0, floor=1e-3)
+    t = 2.0 * rng.standard_normal((4, 3))
+    xi = rng.standard_normal((4, 3, f.n_params))
+    a = xi[..., 1:].reshape(4, 3, 2, 4)
+    exact = np.empty_like(t)
+    for i, j in np.ndindex(t.shape):
+        g = lambda s: f.floor + sum(np.polyval(a[i, j, k, ::-1], s / f.scale) ** 2
+                                    for k in range(2))
+        exact[i, j] = xi[i, j, 0] + integrate.quad(g, 0, t[i, j], epsabs=1e-14,
+                                                   epsrel=1e-14)[0]
+    y, ld = f.forward(t, xi)
+    assert np.max(np.abs(y - exact) / (1 + np.abs(exact))) < 1e-13
+    _check_transformer(f, t, xi, rng)
+
+
+def test_sos_identity_monotone_and_refusals(rng):
+    f = SumOfSquares()
+    t = np.linspace(-50, 50, 1001)[:, None]
+    y, ld = f.forward(t, f.identity_xi(t.shape))
+    assert np.max(np.abs(y - t)) < 1e-12 and np.max(np.abs(ld)) < 1e-15
+    xi = np.broadcast_to(rng.standard_normal(f.n_params), t.shape + (f.n_params,)).copy()
+    y, ld = f.forward(t, xi)
+    assert np.all(np.diff(y[:, 0]) > 0) and np.all(ld >= np.log(f.floor) - 1e-15)
+    for kwargs, word in (({"n_squares": 0}, "n_squares"), ({"degree": -1}, "degree"),
+                         ({"floor": 0.0}, "floor"), ({"scale": -1.0}, "scale")):
+        with pytest.raises(ValueError, match=word):
+            SumOfSquares(**kwargs)

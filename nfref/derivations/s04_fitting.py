@@ -128,6 +128,64 @@ def _():
                  f"{base:.2f} (4 layers, 400 Adam steps)")
 
 
+def banana_grad_logpdf(toy, x):
+    r"""Gradient of the banana's log-density: with :math:`r = (x_2 - b(x_1^2 - a^2))/\sigma^2`,
+    :math:`\partial_1 = -x_1/a^2 + 2 b x_1 r` and :math:`\partial_2 = -r`."""
+    r = (x[:, 1] - toy.b * (x[:, 0] ** 2 - toy.a ** 2)) / toy.sigma ** 2
+    return np.stack([-x[:, 0] / toy.a ** 2 + 2 * toy.b * x[:, 0] * r, -r], 1)
+
+
+def _reverse_kl_estimate(flow, log_target, n=5000, seed=1):
+    u = np.random.default_rng(seed).standard_normal((n, flow.dim))
+    x, logdet = flow.transform.forward(u)
+    return float(np.mean(flow.base.logpdf(u) - logdet - log_target(x)))
+
+
+@claim("IAF trained by reverse KL (VI, no autodiff) on the banana: KL(q || p) in nats",
+       where="002 IAF; 001 reverse KL", bound=0.15)
+def _():
+    from ..autoregressive import IAF
+    from ..datasets import Banana
+    from ..kl import reverse_kl_and_grad
+    from ..transformers import Affine
+    toy, rng = Banana(), np.random.default_rng(0)
+    flow = Flow(StandardNormal(2), maf_stack(2, 3, (16,), Affine(), random_state=1, cls=IAF))
+    start = _reverse_kl_estimate(flow, toy.logpdf)
+    fit(lambda: reverse_kl_and_grad(flow, toy.logpdf, lambda x: banana_grad_logpdf(toy, x),
+                                    256, rng), flow.params, Adam(1e-2), 300, verbose=False)
+    kl = _reverse_kl_estimate(flow, toy.logpdf)
+    return kl, f"at initialization {start:.2f}; 3 IAF layers, 300 Adam steps, 256 samples each"
+
+
+@claim("reverse-KL gradient through an IAF stack (forward VJPs) against finite differences",
+       where="001 reverse KL; 002 IAF", bound=1e-6)
+def _():
+    from ..autoregressive import IAF
+    from ..datasets import Banana
+    from ..gradcheck import check_gradient
+    from ..kl import reverse_kl_and_grad
+    toy = Banana()
+    flow = Flow(StandardNormal(2), maf_stack(2, 2, (6,), random_state=3, cls=IAF,
+                                             output_scale=1.0))
+    params = flow.params
+
+    def loss_and_grad():
+        return reverse_kl_and_grad(flow, toy.logpdf, lambda x: banana_grad_logpdf(toy, x),
+                                   64, random_state=7)             # common random numbers
+    _, grads = loss_and_grad()
+
+    def loss(p):
+        saved = {k: v.copy() for k, v in params.items()}
+        for k, v in p.items():
+            params[k][...] = v
+        try:
+            return loss_and_grad()[0]
+        finally:
+            for k, v in saved.items():
+                params[k][...] = v
+    return check_gradient(loss, grads, {k: v.copy() for k, v in params.items()}).error
+
+
 # ---------------------------------------------------------------------- figures
 def _density_grid(flow, bounds, n=120):
     xs = np.linspace(*bounds[0], n)

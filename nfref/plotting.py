@@ -192,8 +192,8 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
     base : Distribution, optional
         Needed when ``flow`` is a transform.
     ks : sequence of int, optional
-        Which :math:`Y_k` to draw, ``0 <= k <= K``; all of them when ``K <= 7``, otherwise
-        eight evenly spaced ones from 0 to ``K``.
+        Which :math:`Y_k` to draw, ``0 <= k <= K``; by default all of them when ``K <= 8``,
+        otherwise nine evenly spaced ones from 0 to ``K`` (as many as ``axes`` when given).
     axes : sequence of Axes, optional
         One per panel; a new row of panels is made when ``None``.
     bounds : ((x_lo, x_hi), (y_lo, y_hi)), optional
@@ -212,7 +212,8 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
         raise ValueError(f"plot_layers: expected a 2-D flow, got dimension {base.dim}")
     K = len(chain)
     if ks is None:
-        ks = list(range(K + 1)) if K <= 7 else sorted(set(np.linspace(0, K, 8).round().astype(int)))
+        n_panels = min(K + 1, 9) if axes is None else min(K + 1, np.size(axes))
+        ks = sorted(set(np.linspace(0, K, n_panels).round().astype(int)))
     ks = [int(k) for k in ks]
     if any(k < 0 or k > K for k in ks):
         raise ValueError(f"ks: expected layer indices between 0 and K = {K}, got {ks}")

@@ -83,7 +83,10 @@ def test_plot_layers_one_panel_per_Yk(rng):
     # the same with a chain and a base, and a uniform base; many layers give eight panels
     assert len(plot_layers(chain, base=UniformCube(2), grid=20, n_samples=200)) == 4
     long = Chain([ElementwiseAffine.random(2, rng, scale=0.1) for _ in range(20)])
-    assert len(plot_layers(long, base=StandardNormal(2), grid=10, n_samples=200)) == 8
+    assert len(plot_layers(long, base=StandardNormal(2), grid=10, n_samples=200)) == 9
+    _, four = plt.subplots(1, 4)
+    assert plot_layers(long, base=StandardNormal(2), axes=four, grid=10)[-1].get_title() == \
+        "$Y_{20}$ $= X$"
     with pytest.raises(ValueError, match="base"):
         plot_layers(chain)
     with pytest.raises(ValueError, match="between 0 and K"):

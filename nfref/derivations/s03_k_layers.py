@@ -185,8 +185,10 @@ def _():
     fig, axes = plt.subplots(1, len(ks), figsize=(3.2 * len(ks), 3.2))
     for ax, k in zip(axes, ks):
         plot_warped_grid(chain[:k], ax=ax, bounds=((-2.5, 2.5), (-2.5, 2.5)),
-                         title=f"after {k - 1} planar layers")
-    fig.suptitle("Image of a square grid of the standard normal's plane, layer by layer", y=1.03)
+                         title="base: loc + scale * u" if k == 1 else
+                         f"then {k - 1} planar layers")
+    fig.suptitle("Image of the square [-2.5, 2.5]^2 of standard-normal coordinates under the "
+                 "fitted two-moons flow, layer by layer", y=1.03)
     return fig
 
 

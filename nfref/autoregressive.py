@@ -158,7 +158,7 @@ class _AutoregressiveFlow(Transform):
 
     def _parallel_vjp(self, a, gb, gl, state=None, params=True):
         net, xi, hs = self._state(a) if state is None else state
-        glam = np.broadcast_to((self._sign * gl)[:, None], a.shape)
+        glam = np.repeat((self._sign * gl)[:, None], a.shape[1], axis=1)     # (n, d)
         ga, gxi = self._op_vjp(a, xi, gb, glam)                # (n, d), (n, d, k)
         if not params:
             return ga + self.made.input_vjp(net, hs, gxi), None

@@ -166,7 +166,7 @@ class Coupling(Transform):
         xi, hs, weights = self._conditioner(u[:, self.cond_idx])
         ub = u[:, self.trans_idx]
         gub, gxi = self.transformer.forward_vjp(ub, xi, gx[:, self.trans_idx],
-                                                np.broadcast_to(gl[:, None], ub.shape))
+                                                np.repeat(gl[:, None], ub.shape[1], axis=1))
         g_a, gp = self._conditioner_backward(hs, weights, gxi)
         gu = gx.copy()
         gu[:, self.trans_idx] = gub
@@ -177,7 +177,7 @@ class Coupling(Transform):
         xi, hs, weights = self._conditioner(x[:, self.cond_idx])
         xb = x[:, self.trans_idx]
         gxb, gxi = self.transformer.inverse_vjp(xb, xi, gu[:, self.trans_idx],
-                                                np.broadcast_to(-gl[:, None], xb.shape))
+                                                np.repeat(-gl[:, None], xb.shape[1], axis=1))
         g_a, gp = self._conditioner_backward(hs, weights, gxi)
         gx = gu.copy()
         gx[:, self.trans_idx] = gxb

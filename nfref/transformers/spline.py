@@ -143,14 +143,23 @@ def _rq(xi_, s, d0, d1):
 
 
 def rq_forward(x, xk, yk, delta):
-    """``(y, logderiv)`` of the spline with identity tails; knots from :func:`spline_knots`."""
+    r"""``(y, logderiv)`` of the spline with identity tails; knots from :func:`spline_knots`.
+
+    Near the right end of a bin the value is taken from the right knot,
+    :math:`y = y_{k+1} - h_k(1-R)` with :math:`1 - R = (1-\xi)(s(1-\xi) + \delta_{k+1}\xi)/D`
+    (the same rational function), so that rounding cannot lift it above :math:`y_{k+1}`
+    and the map stays monotone across knots in floating point.
+    """
     B = xk[..., -1]
     inside = (x >= -B) & (x <= B)
     k = _bin(x, xk)
     x0, w, y0, h, s, d0, d1 = _local(x, k, xk, yk, delta)
     xi_ = np.clip((x - x0) / w, 0.0, 1.0)
-    R, M, D, _, _ = _rq(xi_, s, d0, d1)
-    y = np.where(inside, y0 + h * R, x)
+    xr = np.clip((_take(xk, k + 1) - x) / w, 0.0, 1.0)                 # 1 - xi, directly
+    _, M, D, _, _ = _rq(xi_, s, d0, d1)
+    left = y0 + h * xi_ * (s * xi_ + d0 * xr) / D
+    right = _take(yk, k + 1) - h * xr * (s * xr + d1 * xi_) / D
+    y = np.where(inside, np.where(xi_ <= 0.5, left, right), x)
     ld = np.where(inside, 2.0 * np.log(s) + np.log(M) - 2.0 * np.log(D), 0.0)
     return y, ld
 

@@ -1,7 +1,7 @@
 r"""Clenshaw-Curtis quadrature and a bracketed monotone root finder.
 
 Clenshaw-Curtis rule (Clenshaw and Curtis, 1960; Trefethen, 2008, "Is Gauss quadrature
-better than Clenshaw-Curtis?", SIAM Review 50, eq. (2.1) and sec. 2)
+better than Clenshaw-Curtis?", SIAM Review 50)
 ----------------------------------------------------------------------------------------
 With the :math:`N + 1` Chebyshev extreme points :math:`x_j = \cos(j\pi/N)`,
 :math:`j = 0..N`, interpolate :math:`f` by :math:`p(x) = \sum_{k=0}^{N}{}'' a_k T_k(x)`

@@ -1,5 +1,5 @@
 r"""Sum-of-squares polynomial transformer (notes 000, sec. 4.1; Jaini, Selby and Yu, 2019,
-"Sum-of-Squares Polynomial Flow", eqs. (9)-(10)).
+"Sum-of-Squares Polynomial Flow", ICML).
 
 The integrand of the notes' integral form is a sum of squares of polynomials plus a
 small floor :math:`\epsilon > 0` (so that :math:`g > 0` strictly and the map is

@@ -142,7 +142,8 @@ def solve_increasing(func, target, lo=None, hi=None, guess=None, max_iter=100, t
         la, ha = np.where(r <= 0, ta, la), np.where(r >= 0, ta, ha)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = ta - r / fp
-        inside = (newton > la) & (newton < ha) & np.isfinite(newton)
+        # a Newton step that rounds to no move at all means converged (not a bisection)
+        inside = ((newton > la) & (newton < ha) | (newton == ta)) & np.isfinite(newton)
         t_new = np.where(r == 0, ta, np.where(inside, newton, 0.5 * (la + ha)))
         scale = tol * (1.0 + np.abs(t_new))
         done = (np.abs(t_new - ta) <= scale) | (ha - la <= scale)

@@ -183,3 +183,19 @@ def test_sos_identity_monotone_and_refusals(rng):
                          ({"floor": 0.0}, "floor"), ({"scale": -1.0}, "scale")):
         with pytest.raises(ValueError, match=word):
             SumOfSquares(**kwargs)
+
+
+# ---------------------------------------------------------------------- inverted
+def test_inverted_transformer_swaps_directions_and_gradients(rng):
+    from nfref.transformers.inverted import Inverted
+    from nfref.transformers.spline import RationalQuadraticSpline
+    for inner in (UMNN(2, 24), SumOfSquares(2, 2), RationalQuadraticSpline(4, 2.0)):
+        f = Inverted(inner)
+        t = rng.uniform(-2.5, 2.5, (4, 2))
+        xi = 0.7 * rng.standard_normal((4, 2, f.n_params))
+        s, ld = f.forward(t, xi)
+        y_in, lam = inner.forward(s, xi)
+        assert np.max(np.abs(y_in - t)) < 1e-10 and np.max(np.abs(ld + lam)) < 1e-10
+        _check_transformer(f, t, xi, rng)
+    with pytest.raises(ValueError, match="expected a Transformer"):
+        Inverted(3)

@@ -176,24 +176,28 @@ class _AutoregressiveFlow(Transform):
         return K
 
     # ------------------------------------------------------------------ sequential map P^-1
-    def _sequential(self, b):
+    def _sequential_pass(self, b):
+        """``(a, lambda)``: ``a = P^{-1}(b)`` in ``d`` MADE passes, one dimension per pass."""
         net = self.made.masked_weights(self.params)            # once for the d passes
         a, lam = np.zeros_like(b), np.zeros_like(b)            # (n, d)
-        for l in self.made.order:
-            xi, _ = self.made.forward(a, net)                  # xi_l sees only a_{<l}: final
-            al, laml = self._op_inverse(b[:, l:l + 1], xi[:, l:l + 1])
-            a[:, l], lam[:, l] = al[:, 0], laml[:, 0]
+        for i in self.made.order:
+            xi, _ = self.made.forward(a, net)                  # xi_i sees only a_{<i}: final
+            ai, lami = self._op_inverse(b[:, i:i + 1], xi[:, i:i + 1])
+            a[:, i], lam[:, i] = ai[:, 0], lami[:, 0]
+        return a, lam
+
+    def _sequential(self, b):
+        a, lam = self._sequential_pass(b)
         return a, -self._sign * lam.sum(1)
 
     def _sequential_vjp(self, b, ga, gl):
-        a, _ = self._sequential(b)
+        a, lam = self._sequential_pass(b)
         state = self._state(a)
-        _, xi, _ = state
         n = a.shape[0]
         zeros_n = np.zeros(n)
         A, B = self._parallel_vjp(a, np.zeros_like(a), -gl, state)
         w = ga + A                                             # (n, d)
-        inv_diag = np.exp(-self._sign * self._op(a, xi)[1])    # 1 / diag(K)
+        inv_diag = np.exp(-self._sign * lam)                   # 1 / diag(K)
         s = w * inv_diag
         for _ in range(self.dim - 1):                          # back substitution, N^d = 0
             kts, _ = self._parallel_vjp(a, s, zeros_n, state, params=False)

@@ -1,22 +1,24 @@
 r"""Two-dimensional toy densities for the notebooks: samplers and, where it exists, the exact density.
 
-Each toy is a small class with ``rvs(size, random_state)``, ``logpdf(x)`` (``None`` when no
-closed form is offered), ``entropy()``, and ``bounds``, a plotting box
+Each toy is a small class with ``rvs(size, random_state)``, ``logpdf(x)`` (a ``ValueError``
+when no closed form is offered; ``has_logpdf`` says which), ``entropy()``, and ``bounds``, a
+plotting box
 ``((x_lo, x_hi), (y_lo, y_hi))``. ``sample_<name>(n, random_state=None)`` draws from a toy with
 its default settings; :data:`TOYS` maps names to classes.
 
-=====================  =============================================================  ===========
-toy                    model                                                          exact log p
-=====================  =============================================================  ===========
-:class:`TwoMoons`      two half circles, :math:`+ N(0, \sigma^2 I)`                     quadrature
-:class:`EightGaussians`  :math:`\frac18\sum_j N(r(\cos\frac{2\pi j}8, \sin\frac{2\pi j}8), s^2 I)`  yes
-:class:`Checkerboard`  uniform on the 8 dark squares of a 4 x 4 board on :math:`[-2, 2]^2`  yes
-:class:`Rings`         :math:`r_j(\cos T, \sin T) + N(0, \sigma^2 I)`, :math:`T\sim U[0, 2\pi)`  yes
-:class:`TwoSpirals`    two interleaved Archimedean spirals plus noise                    no
-:class:`Banana`        :math:`x_1 \sim N(0, a^2)`, :math:`x_2 | x_1 \sim N(b(x_1^2 - a^2), \sigma^2)`  yes
-:class:`Funnel`        Neal (2003, sec. 8): :math:`x_1 \sim N(0, 3^2)`, :math:`x_2|x_1 \sim N(0, e^{x_1})`  yes
-:class:`GaussianMixture`  :math:`\sum_j w_j N(\mu_j, \Sigma_j)`                            yes
-=====================  =============================================================  ===========
+* :class:`TwoMoons` -- two half circles plus :math:`N(0, \sigma^2 I)` noise; exact density by
+  quadrature;
+* :class:`EightGaussians` -- :math:`\frac18\sum_j N(r(\cos\frac{2\pi j}8, \sin\frac{2\pi j}8), s^2 I)`;
+  exact;
+* :class:`Checkerboard` -- uniform on the 8 dark squares of a 4 x 4 board on :math:`[-2, 2]^2`;
+  exact;
+* :class:`Rings` -- :math:`r_j(\cos T, \sin T) + N(0, \sigma^2 I)`, :math:`T \sim U[0, 2\pi)`; exact;
+* :class:`TwoSpirals` -- two interleaved spirals plus noise; sampler only;
+* :class:`Banana` -- :math:`x_1 \sim N(0, a^2)`, :math:`x_2 \mid x_1 \sim N(b(x_1^2 - a^2), \sigma^2)`;
+  exact, with a closed-form entropy;
+* :class:`Funnel` -- Neal (2003, sec. 8): :math:`x_1 \sim N(0, s^2)`, :math:`x_2 \mid x_1 \sim
+  N(0, e^{x_1})`; exact, with a closed-form entropy;
+* :class:`GaussianMixture` -- :math:`\sum_j w_j N(\mu_j, \Sigma_j)`; exact.
 
 Densities:
 
@@ -28,9 +30,10 @@ Densities:
 * rings: a point uniform on the circle of radius :math:`r` plus isotropic noise has
   :math:`p(x) = \frac{1}{2\pi\sigma^2} e^{-(\rho^2 + r^2)/(2\sigma^2)} I_0(\rho r/\sigma^2)`,
   :math:`\rho = |x|` (integrate the angle of the circle point; :math:`I_0` is the modified
-  Bessel function), evaluated as :math:`-(\rho - r)^2/(2\sigma^2) + \log \mathrm{i0e}(\rho r/\sigma^2)`.
+  Bessel function), evaluated as
+  :math:`-(\rho - r)^2/(2\sigma^2) + \log \mathrm{i0e}(\rho r/\sigma^2) - \log(2\pi\sigma^2)`.
 * banana: :math:`H = \log(2\pi e\, a\sigma)` exactly (chain rule of entropy).
-* funnel: :math:`H = \tfrac12\log(2\pi e\, 3^2) + \tfrac12\log(2\pi e) + \tfrac12 E[x_1]`,
+* funnel: :math:`H = \tfrac12\log(2\pi e\, s^2) + \tfrac12\log(2\pi e) + \tfrac12 E[x_1]`,
   and :math:`E[x_1] = 0`.
 """
 
@@ -281,7 +284,8 @@ class Rings(Toy):
 
 
 class TwoSpirals(Toy):
-    """Two interleaved spirals :math:`\\pm\\sqrt t(\\cos t, \\sin t)`-like arms plus noise (sampler only)."""
+    """Two interleaved Archimedean spirals ``x = +-r(t)(cos t, sin t)``, ``r`` proportional to
+    ``t``, plus isotropic noise ``noise`` (sampler only)."""
 
     name = "two_spirals"
     bounds = ((-4.0, 4.0), (-4.0, 4.0))
@@ -299,7 +303,10 @@ class TwoSpirals(Toy):
 
 
 class Banana(Toy):
-    r""":math:`x_1 \sim N(0, a^2)`, :math:`x_2 \mid x_1 \sim N(b(x_1^2 - a^2), \sigma^2)`; :math:`H = \log(2\pi e a \sigma)`."""
+    r""":math:`x_1 \sim N(0, a^2)`, :math:`x_2 \mid x_1 \sim N(b(x_1^2 - a^2), \sigma^2)`.
+
+    Entropy :math:`H = \log(2\pi e\, a \sigma)`.
+    """
 
     name = "banana"
     bounds = ((-3.5, 3.5), (-2.0, 4.0))
@@ -322,7 +329,9 @@ class Banana(Toy):
 
 
 class Funnel(Toy):
-    r"""Neal's funnel (Neal, 2003, "Slice sampling", sec. 8) in 2-D: :math:`x_1 \sim N(0, s^2)`, :math:`x_2 \mid x_1 \sim N(0, e^{x_1})`.
+    r"""Neal's funnel in 2-D: :math:`x_1 \sim N(0, s^2)`, :math:`x_2 \mid x_1 \sim N(0, e^{x_1})`.
+
+    Neal (2003), "Slice sampling", sec. 8.
 
     Neal uses :math:`s = 3`; the default here is :math:`s = 1.5`, which keeps the neck and the
     mouth of the funnel on one plot.

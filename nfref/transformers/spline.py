@@ -268,7 +268,8 @@ class RationalQuadraticSpline(Transformer):
             raise ValueError(f"RationalQuadraticSpline: expected an integer n_bins >= 1, "
                              f"got {n_bins!r}")
         if not (np.isfinite(bound) and bound > 0):
-            raise ValueError(f"RationalQuadraticSpline: expected a finite bound > 0, got {bound!r}")
+            raise ValueError(f"RationalQuadraticSpline: expected a finite bound > 0, "
+                             f"got {bound!r}")
         for name, m in (("min_width", min_width), ("min_height", min_height)):
             if not (0 <= m and n_bins * m < 1):
                 raise ValueError(f"RationalQuadraticSpline: expected 0 <= {name} < 1/n_bins "

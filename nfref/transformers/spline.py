@@ -75,7 +75,7 @@ the same for heights. Through the softmax,
 :math:`\partial\delta_j/\partial u^d_j = \operatorname{sigmoid}(u^d_j)`. Outside
 :math:`[-B, B]`, :math:`y = x`, :math:`\lambda = 0`, and only :math:`\partial_x y = 1`.
 The inverse's gradient is the implicit-function rule of :mod:`nfref.transformers.base`
-(exact here, since the inverse is exact).
+(exact here, since the inverse is exact), evaluated in one pass by ``rq_vjp(..., inverse=True)``.
 """
 
 import numpy as np
@@ -197,8 +197,16 @@ def _softmax_vjp(g, p, bound, minimum):
     return 2.0 * bound * (1.0 - K * minimum) * p * (g - np.sum(p * g, -1, keepdims=True))
 
 
-def rq_vjp(x, xi, gy, gld, n_bins, bound, min_width, min_height, min_derivative):
-    """Gradient of ``sum(gy*y) + sum(gld*logderiv)``: ``gx (n, d)``, ``gxi (n, d, 3K-1)``."""
+def rq_vjp(x, xi, gy, gld, n_bins, bound, min_width, min_height, min_derivative,
+           inverse=False):
+    r"""Gradient of ``sum(gy*y) + sum(gld*logderiv)``: ``gx (n, d)``, ``gxi (n, d, 3K-1)``.
+
+    With ``inverse=True``, ``x`` is the inverse's output at some ``y``, ``gy`` is the upstream
+    gradient of ``x`` and the result is the inverse direction's ``(gy, gxi)``: the implicit
+    rule of :mod:`nfref.transformers.base`, :math:`s = (g_x + g_\lambda\partial_x\lambda)/y'`,
+    :math:`\nabla_y = s`, :math:`\nabla_\xi = g_\lambda\partial_\xi\lambda - s\,\partial_\xi y`,
+    in one pass (the forward rule below with upstream :math:`(-s, g_\lambda)`).
+    """
     K = n_bins
     xk, yk, delta, pw, ph = spline_knots(xi, K, bound, min_width, min_height, min_derivative)
     inside = (x >= -bound) & (x <= bound)
@@ -214,6 +222,9 @@ def rq_vjp(x, xi, gy, gld, n_bins, bound, min_width, min_height, min_derivative)
     l_t = M_t / M - 2.0 * (d0 + d1 - 2.0 * s) * (1.0 - 2.0 * t) / D
     l_s = 2.0 / s + 2.0 * q / M - 2.0 * (1.0 - 2.0 * q) / D
     l_d0, l_d1 = (1.0 - t) ** 2 / M - 2.0 * q / D, t * t / M - 2.0 * q / D
+    if inverse:                                  # s = (g_x + g_l dlambda/dx) / (dy/dx)
+        s_in = np.where(inside, (gy + gld * l_t / w) / (s * R_t), gy)
+        gy = -s_in
     # combine the two upstream gradients: G_f = gy * dy/df + gld * dlambda/df
     G_t = gy * h * R_t + gld * l_t                                      # w.r.t. xi (bin coord)
     G_x = np.where(inside, G_t / w, gy)
@@ -233,7 +244,7 @@ def rq_vjp(x, xi, gy, gld, n_bins, bound, min_width, min_height, min_derivative)
     g_ud = g_delta[..., 1:K] * _sigmoid(xi[..., 2 * K:])
     gxi = np.concatenate([_softmax_vjp(g_w, pw, bound, min_width),
                           _softmax_vjp(g_h, ph, bound, min_height), g_ud], axis=-1)
-    return G_x, gxi
+    return (s_in if inverse else G_x), gxi
 
 
 class RationalQuadraticSpline(Transformer):
@@ -307,6 +318,12 @@ class RationalQuadraticSpline(Transformer):
     def forward_vjp(self, t, xi, gy, gld):
         self.check_xi(t, xi)
         return rq_vjp(t, xi, gy, gld, *self._args())
+
+    def inverse_vjp(self, y, xi, gt, gld):
+        """The implicit rule of the base class in one pass at the exact inverse."""
+        self.check_xi(y, xi, "y")
+        t, _ = self.inverse(y, xi)
+        return rq_vjp(t, xi, gt, gld, *self._args(), inverse=True)
 
     def identity_xi(self, shape):
         xi = np.zeros(tuple(shape) + (self.n_params,))

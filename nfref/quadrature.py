@@ -77,7 +77,7 @@ def clenshaw_curtis_unit(n_intervals):
     return 0.5 * (1.0 + nodes), 0.5 * weights
 
 
-def solve_increasing(func, target, lo=None, hi=None, guess=None, max_iter=100, tol=1e-12,
+def solve_increasing(func, target, lo=None, hi=None, guess=None, max_iter=200, tol=1e-12,
                      name="inverse"):
     r"""Solve :math:`f_i(t_i) = y_i` for a vector of increasing maps :math:`f_i` on all of R.
 

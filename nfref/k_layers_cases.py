@@ -28,9 +28,10 @@ def _nested_chain(d, rng):
     return Chain([ElementwiseAffine.random(d, rng), inner, deeper])
 
 
-def _one_case_per_type(d, rng):
+def _one_case_per_type(d, rng, keep=None):
     """One registered non-chain case per transform class (the one with the fewest parameters),
-    normal base, supporting dimension ``d``. Looked up lazily, when a chain case is built.
+    normal base, supporting dimension ``d``, in the order of the class names; ``keep(cls)`` selects
+    among them. Looked up lazily, when a chain case is built.
 
     Each layer is redrawn (up to 20 times) until ``|log|det J||`` stays below 2.5 on a probe
     sample and the layer maps the surface of ``[-8, 8]^d`` into ``[-12, 12]^d``. A nearly
@@ -39,12 +40,11 @@ def _one_case_per_type(d, rng):
     stretch the tails make the suite's quadrature box too wide for its grid; both are the
     layer's own business, tested by its own case, not the chain's.
     """
-    from .registry import contract_cases
     probe = rng.standard_normal((64, d))                           # (64, d)
     surface = 8.0 * probe / np.max(np.abs(probe), axis=1, keepdims=True)
-    best = {}
-    for name, case in contract_cases().items():
-        if name.startswith("chain") or case.base == "uniform" or d not in case.dims:
+    layers = []
+    for case, cls in _chosen_cases(d):
+        if keep is not None and not keep(cls):
             continue
         for _ in range(20):
             layer = case.make(d, rng)
@@ -55,15 +55,33 @@ def _one_case_per_type(d, rng):
                 tame = True
             if tame:
                 break
-        key = type(layer).__name__
-        if key not in best or layer.n_params < best[key].n_params:
-            best[key] = layer
-    return [best[key] for key in sorted(best)]
+        layers.append(layer)
+    return layers
 
 
-def _restricted(t):
-    return (type(t)._check_forward_domain is not Transform._check_forward_domain
-            or type(t)._check_inverse_domain is not Transform._check_inverse_domain)
+_CHOSEN = {}
+
+
+def _chosen_cases(d):
+    """Per transform class, the registered case with the fewest parameters (sorted by class
+    name); found once per dimension, since class and parameter count do not depend on the draw."""
+    if d not in _CHOSEN:
+        from .registry import contract_cases
+        rng, best = np.random.default_rng(0), {}
+        for name, case in contract_cases().items():
+            if name.startswith("chain") or case.base == "uniform" or d not in case.dims:
+                continue
+            layer = case.make(d, rng)
+            key = type(layer).__name__
+            if key not in best or layer.n_params < best[key][2]:
+                best[key] = (case, type(layer), layer.n_params)
+        _CHOSEN[d] = [best[key][:2] for key in sorted(best)]
+    return _CHOSEN[d]
+
+
+def _restricted(cls):
+    return (cls._check_forward_domain is not Transform._check_forward_domain
+            or cls._check_inverse_domain is not Transform._check_inverse_domain)
 
 
 def _standardizing_pairs(layers, d, rng):
@@ -96,11 +114,15 @@ def every_type_chain(d, rng, part=None, nested=False):
     own contract case; in the middle of a chain, the suite's quadrature box would reach beyond
     their domain). ``nested`` makes a chain of two-layer chains ``Chain([layer, bridge])``.
     """
-    layers = _one_case_per_type(d, rng)
     if part == "restricted":
-        layers = [t for t in layers if _restricted(t)] or layers[:1]
+        layers = _one_case_per_type(d, rng, _restricted)
     elif part is not None:
-        layers = [t for t in layers if not _restricted(t)][part::N_PARTS] or layers[:1]
+        free = [cls for _, cls in _chosen_cases(d) if not _restricted(cls)]
+        mine = set(free[part::N_PARTS] or free[:1])
+        layers = _one_case_per_type(d, rng, mine.__contains__)
+    else:
+        layers = _one_case_per_type(d, rng)
+    layers = layers or _one_case_per_type(d, rng)[:1]
     pairs = _standardizing_pairs(layers, d, rng)
     if nested:
         return Chain([Chain(list(pair)) for pair in pairs])

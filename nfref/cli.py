@@ -50,6 +50,8 @@ def main(argv=None):
     results = run_claims(getattr(args, "select", None))
     failed = any(not r.passed for r in results)
     if args.command is None:
+        print("\nwriting the figures to figures/ (a few minutes: some figures fit flows; "
+              "'python -m nfref report' gives the report alone)", flush=True)
         write_figures("figures")
     return 1 if failed else 0
 

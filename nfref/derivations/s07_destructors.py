@@ -74,7 +74,11 @@ def _():
     fig, axes = plt.subplots(1, len(picks), figsize=(3 * len(picks), 3))
     for ax, i in zip(axes, picks):
         ax.scatter(*stages[i].T, s=2, alpha=0.4)
-        ax.set_title("data" if i == 0 else f"after {i // 2} rounds")
+        rounds = i // 2
+        ax.set_title("held-out data" if i == 0 else
+                     f"after {rounds} round{'s' if rounds > 1 else ''}")
         ax.set_aspect("equal", adjustable="datalim")
-    fig.suptitle("RBIG destroys the banana: marginal Gaussianization + rotation, repeated")
+    fig.suptitle("RBIG destroys the banana: marginal Gaussianization + rotation, repeated",
+                 y=1.04)
+    fig.tight_layout()
     return fig

@@ -7,11 +7,17 @@ with :mod:`nfref.gradcheck`; every identity of the notes is a claim of the repor
 run by ``python -m nfref``.
 """
 
+from .autoregressive import IAF, MAF
+from .coupling import Coupling
 from .distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from .inverse_cdf import GaussianCDF
+from .k_layers import Chain
 from .linear import ElementwiseAffine, Linear, PLULinear
+from .one_layer import Planar, Radial
 from .transform import Transform, flatten_params, unflatten_params
 
 __version__ = "0.1.0"
 
 __all__ = ["Transform", "flatten_params", "unflatten_params", "Flow", "UniformCube",
-           "StandardNormal", "DiagonalNormal", "ElementwiseAffine", "PLULinear", "Linear"]
+           "StandardNormal", "DiagonalNormal", "ElementwiseAffine", "PLULinear", "Linear",
+           "GaussianCDF", "Planar", "Radial", "Chain", "MAF", "IAF", "Coupling"]

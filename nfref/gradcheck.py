@@ -35,7 +35,8 @@ from ._validation import as_rng
 
 __all__ = ["CheckResult", "relative_error", "numerical_gradient", "numerical_jacobian",
            "check_gradient", "check_jacobian", "check_logdet", "check_roundtrip",
-           "check_vjp", "check_transform", "integrate_density", "check_normalization"]
+           "check_vjp", "check_transform", "integrate_density", "check_normalization",
+           "check_param_gradient"]
 
 FLOOR = 1e-6
 STEP = 1e-4
@@ -218,6 +219,42 @@ def check_gradient(fun, grad, x, bound=1e-6, h=STEP, mode="auto", n_directions=6
     err = max(details.values()) if details else 0.0
     return CheckResult(name, err, bound, details,
                        analytic=gs if is_dict else grad, numeric=numeric if is_dict else numeric["x"])
+
+
+def check_param_gradient(loss, params, grads, bound=1e-6, h=STEP, mode="auto",
+                         random_state=0, name="parameter gradient"):
+    """Check the gradient of a loss that reads its parameters in place.
+
+    nfref's parameters are arrays owned by transforms and bases (``flow.params`` shares
+    them); a loss such as ``lambda: flow.nll_and_grad(x)[0]`` reads them where they are.
+    This check perturbs the arrays of ``params`` in place, evaluates ``loss()``, and
+    restores every value afterwards (also when ``loss`` raises).
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss() -> float``.
+    params : dict of ndarray
+        The live parameter arrays (for example ``flow.params``).
+    grads : dict of ndarray
+        The analytic gradient, keyed like ``params``.
+
+    Returns
+    -------
+    CheckResult
+        As :func:`check_gradient`, one error per key.
+    """
+    def fun(p):
+        saved = {k: v.copy() for k, v in params.items()}
+        for k, v in p.items():
+            params[k][...] = v
+        try:
+            return float(loss())
+        finally:
+            for k, v in saved.items():
+                params[k][...] = v
+    return check_gradient(fun, grads, {k: v.copy() for k, v in params.items()}, bound, h, mode,
+                          random_state=random_state, name=name)
 
 
 def check_jacobian(f, jacobian, u, bound=1e-6, h=STEP, name="jacobian"):

@@ -112,3 +112,18 @@ def test_relative_error_definition():
     assert relative_error([0.0], [1e-12]) == pytest.approx(1e-6)      # the floor
     assert relative_error([[1.0], [100.0]], [[1.01], [100.0]], axis=0) == pytest.approx(
         0.01 / 1.01)
+
+
+def test_param_gradient_check_restores_the_parameters(rng):
+    from nfref.distributions import DiagonalNormal, Flow
+    from nfref.gradcheck import check_param_gradient
+    flow = Flow(DiagonalNormal(rng.normal(size=2), rng.normal(size=2)), ElementwiseAffine.random(2, rng))
+    x = rng.standard_normal((10, 2))
+    before = {k: v.copy() for k, v in flow.params.items()}
+    _, grads = flow.nll_and_grad(x)
+    res = check_param_gradient(lambda: flow.nll_and_grad(x)[0], flow.params, grads)
+    assert res.passed and res.error < 1e-9, str(res)
+    for k, v in flow.params.items():
+        np.testing.assert_array_equal(v, before[k])
+    grads["transform.shift"] = grads["transform.shift"] * 1.01
+    assert not check_param_gradient(lambda: flow.nll_and_grad(x)[0], flow.params, grads).passed

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import stats
 
 from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
-from ..gradcheck import check_gradient, check_normalization
+from ..gradcheck import check_normalization, check_param_gradient
 from ..linear import ElementwiseAffine, Linear, PLULinear
 from ..report import claim
 
@@ -82,15 +82,4 @@ def _():
                 PLULinear.random(3, rng))
     x = rng.standard_normal((40, 3))
     _, grads = flow.nll_and_grad(x)
-    params = flow.params
-
-    def loss(p):
-        saved = {k: v.copy() for k, v in params.items()}
-        for k, v in p.items():
-            params[k][...] = v
-        try:
-            return flow.nll_and_grad(x)[0]
-        finally:
-            for k, v in saved.items():
-                params[k][...] = v
-    return check_gradient(loss, grads, {k: v.copy() for k, v in params.items()}).error
+    return check_param_gradient(lambda: flow.nll_and_grad(x)[0], flow.params, grads).error

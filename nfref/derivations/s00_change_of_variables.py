@@ -10,7 +10,7 @@ from scipy import stats
 from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
 from ..gradcheck import check_normalization, check_param_gradient
 from ..linear import ElementwiseAffine, Linear, PLULinear
-from ..report import claim
+from ..report import benchmark, claim
 
 
 def _linear_flow(d, seed=0):
@@ -83,3 +83,35 @@ def _():
     x = rng.standard_normal((40, 3))
     _, grads = flow.nll_and_grad(x)
     return check_param_gradient(lambda: flow.nll_and_grad(x)[0], flow.params, grads).error
+
+
+@benchmark("contract_bounds")
+def _(stream):
+    """The largest error of each contract check over every registered case and dimension."""
+    from ..gradcheck import check_jacobian, check_logdet, check_roundtrip, check_vjp
+    from ..registry import contract_cases
+
+    worst = {"round trip (analytic inverse)": (0.0, ""), "round trip (numerical inverse)": (0.0, ""),
+             "log-determinant": (0.0, ""), "jacobian (relative)": (0.0, ""),
+             "forward VJP (relative)": (0.0, ""), "inverse VJP (relative)": (0.0, "")}
+
+    def keep(key, err, where):
+        if err > worst[key][0]:
+            worst[key] = (err, where)
+    cases = contract_cases()
+    for name, case in cases.items():
+        for d in case.dims:
+            rng = np.random.default_rng(1000 + 17 * d + len(name))   # the contract suite's seeds
+            t = case.make(d, rng)
+            u = case.draw_inputs(rng, 9, d)
+            where = f"{name}, d={d}"
+            rt = "numerical" if t.numerical_inverse else "analytic"
+            keep(f"round trip ({rt} inverse)", check_roundtrip(t, u).error, where)
+            keep("log-determinant", check_logdet(t, u).error, where)
+            keep("jacobian (relative)",
+                 check_jacobian(lambda v: t.forward(v)[0], t.jacobian(u), u).error, where)
+            keep("forward VJP (relative)", check_vjp(t, u, "forward").error, where)
+            keep("inverse VJP (relative)", check_vjp(t, u, "inverse").error, where)
+    print(f"{len(cases)} registered cases", file=stream)
+    for key, (err, where) in worst.items():
+        print(f"  {key:<32} largest {err:.2e}  ({where})", file=stream)

@@ -39,10 +39,15 @@ def main(argv=None):
     if args.command == "cases":
         return _cases(args)
     if args.command == "bench":
-        for name, func in all_benchmarks().items():
-            if not args.select or args.select.lower() in name.lower():
-                print(f"== {name}", flush=True)
-                func(sys.stdout)
+        benches = all_benchmarks()
+        chosen = [n for n in benches if not args.select or args.select.lower() in n.lower()]
+        if not chosen:
+            print(f"no benchmark name contains {args.select!r}; expected one of: "
+                  f"{', '.join(benches)}", file=sys.stderr)
+            return 2
+        for name in chosen:
+            print(f"== {name}", flush=True)
+            benches[name](sys.stdout)
         return 0
     if args.command == "figures":
         write_figures(args.out, args.select)

@@ -11,7 +11,7 @@ per draw:
   :math:`|\hat\rho|\,|w|` for large parameters: no float64 algorithm can do better than
   about :math:`\epsilon\,\|J_\phi^{-1}\|\,|x|`.
 * ``solver``: :math:`\max|\phi^{-1}(x) - u^\star|`, where :math:`u^\star` is the inverse of
-  the *same float64* ``x`` computed in extended precision (``numpy.longdouble``, three
+  the *same float64* ``x`` computed in extended precision (``numpy.longdouble``, four
   Newton steps from the float64 answer). This is the inverse's own error.
 * ``conditioning``: ``roundtrip`` divided by
   :math:`\epsilon\,(\kappa\,(1 + |x|_\infty) + |\hat\rho|)`, with
@@ -36,9 +36,9 @@ def reference_inverse(t, x, u0=None):
     r"""The planar inverse of float64 ``x`` in extended precision (``numpy.longdouble``).
 
     Solves :math:`\tau = \tanh(z - c\tau)` with :math:`c = w^\top\hat\rho` and
-    :math:`z = w^\top x + b` accumulated in long double, starting from the float64
-    solution ``u0`` (computed if not given), then :math:`u^\star = x - \hat\rho\tau` in long
-    double.
+    :math:`z = w^\top x + b` accumulated in long double, by four Newton steps from the
+    float64 solution ``u0`` (computed if not given), then :math:`u^\star = x - \hat\rho\tau`
+    in long double.
     """
     ld = np.longdouble
     w = t.params["w"].astype(ld)

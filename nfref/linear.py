@@ -207,8 +207,9 @@ class PLULinear(Transform):
 class Linear(Transform):
     r"""General linear flow :math:`x = A u + b` (notes 000, section 2, example 1).
 
-    Determinant and solves go through one LU factorization of ``A``
-    (``scipy.linalg.lu_factor``); :math:`\log|\det A| = \sum_i \log|U_{ii}|`.
+    The determinant comes from an LU factorization of ``A`` (``scipy.linalg.lu_factor``),
+    :math:`\log|\det A| = \sum_i \log|U_{ii}|`; the solves of the inverse map and its VJP
+    use ``numpy.linalg.solve``.
 
     Parameters
     ----------

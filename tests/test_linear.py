@@ -16,8 +16,15 @@ def test_singular_linear_map_is_refused():
 def test_plu_matrix_and_logdet(rng):
     t = PLULinear.random(4, rng)
     P, L, U = t.factors()
-    np.testing.assert_allclose(P @ L @ U, t.matrix)
     assert np.allclose(np.tril(U, -1), 0) and np.allclose(np.diag(L), 1)
+    # A built here from the raw parameters: (P v)_i = v_perm[i], unit lower L, upper U
+    p = t.params
+    L_ref = np.tril(p["lower"], -1) + np.eye(4)
+    U_ref = np.triu(p["upper"], 1) + np.diag(np.exp(p["log_diag"]))
+    A_ref = (L_ref @ U_ref)[t.perm]
+    np.testing.assert_allclose(t.matrix, A_ref, rtol=1e-13, atol=1e-13)
+    u = rng.standard_normal((10, 4))
+    np.testing.assert_allclose(t.forward(u)[0], u @ A_ref.T + p["bias"], rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(t.forward(np.zeros((1, 4)))[1],
                                np.linalg.slogdet(t.matrix)[1], atol=1e-12)
 

@@ -113,6 +113,9 @@ def test_missing_callables_are_named():
         law.forward_vjp(np.full((2, 2), 0.5), np.ones((2, 2)), np.ones(2))
     with pytest.raises(ValueError, match="sequence of Conditional"):
         ConditionalCDF([lambda t: t])
+    for dim in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="dim a positive integer"):
+            banana(dim=dim)
 
 
 def test_density_given_as_pdf_and_wrong_shapes():

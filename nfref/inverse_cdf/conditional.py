@@ -259,6 +259,8 @@ def banana(b=1.0, s=0.5, dim=2, with_ppf=True):
     """
     if not (np.isfinite(b) and np.isfinite(s) and s > 0):
         raise ValueError(f"banana: expected finite b and s > 0, got b={b!r}, s={s!r}")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"banana: expected dim a positive integer, got {dim!r}")
     conds = [_normal_first()] + [_banana_link(float(b), float(s), with_ppf)
                                  for _ in range(dim - 1)]
     law = ConditionalCDF(conds, name=f"banana(b={b:g}, s={s:g})")

@@ -59,8 +59,10 @@ def _sp_inv(y):
 def example_datasets(n_train=500, n_test=2000):
     """Three 2-D data sets for one-layer fits: ``{name: (x_train, x_test, truth)}``.
 
-    * ``"planar S"``: drawn from a planar flow, :math:`x_2 = u_2 + 2\\tanh(3u_1)` -- one
-      planar layer can represent it exactly;
+    * ``"planar S"``: drawn from a planar flow, :math:`x_2 = u_2 + 2\\tanh(3u_1)` and
+      :math:`x_1 = u_1 - 0.102\\tanh(3u_1)` (the reparameterization moves :math:`\\hat\\rho`
+      along ``w`` to :math:`w^\\top\\hat\\rho = \\log 2 - 1`) -- one planar layer can represent
+      it exactly;
     * ``"radial hole"``: drawn from a radial flow that pushes mass away from the origin --
       one radial layer can represent it exactly;
     * ``"banana"``: :class:`nfref.datasets.Banana` -- none of them can.

@@ -154,6 +154,22 @@ def test_umnn_refuses_bad_arguments():
         UMNN(2).forward(np.zeros((3, 2)), np.zeros((3, 2, 5)))
 
 
+@pytest.mark.parametrize("f", [UMNN(2), SumOfSquares()], ids=repr)
+@pytest.mark.parametrize("method", ["forward", "inverse", "forward_vjp", "inverse_vjp"])
+def test_non_finite_inputs_and_parameters_are_refused(f, method):
+    # a solver-based inverse used to turn a NaN target into a finite, meaningless root
+    t, xi = np.zeros((2, 2)), f.identity_xi((2, 2))
+    g = (np.ones((2, 2)), np.ones((2, 2))) if method.endswith("vjp") else ()
+    for bad, word in ((np.array([[0.0, np.nan], [1.0, 2.0]]), "finite [ty]"),
+                      (np.array([[0.0, np.inf], [1.0, 2.0]]), "finite [ty]")):
+        with pytest.raises(ValueError, match=word):
+            getattr(f, method)(bad, xi, *g)
+    xi_bad = xi.copy()
+    xi_bad[1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite xi"):
+        getattr(f, method)(t, xi_bad, *g)
+
+
 # ---------------------------------------------------------------------- sum of squares
 def test_sos_value_against_scipy_quad_and_gradients(rng):
     f = SumOfSquares(n_squares=2, degree=3, scale=2.0, floor=1e-3)

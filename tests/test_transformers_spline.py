@@ -121,6 +121,13 @@ def test_refuses_bad_arguments():
             RationalQuadraticSpline(**kwargs)
     with pytest.raises(ValueError, match="xi of shape"):
         RationalQuadraticSpline(3).forward(np.zeros((2, 2)), np.zeros((2, 2, 3)))
+    f = RationalQuadraticSpline(3)
+    xi = f.identity_xi((1, 2))
+    for method in ("forward", "inverse"):
+        with pytest.raises(ValueError, match="finite"):       # the tails passed NaN through
+            getattr(f, method)(np.array([[np.nan, 0.0]]), xi)
+        with pytest.raises(ValueError, match="finite xi"):
+            getattr(f, method)(np.zeros((1, 2)), np.where(np.isfinite(xi), np.inf, 0.0))
 
 
 # ---------------------------------------------------------------------- property tests

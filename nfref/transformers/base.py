@@ -94,7 +94,8 @@ class Transformer:
         return np.zeros(tuple(shape) + (self.n_params,))
 
     def check_xi(self, t, xi, name="t"):
-        """Raise ``ValueError`` unless ``t`` is (n, d) and ``xi`` is (n, d, n_params)."""
+        """Raise ``ValueError`` unless ``t`` is (n, d) and ``xi`` is (n, d, n_params), both
+        finite."""
         t = np.asarray(t)
         xi = np.asarray(xi)
         if t.ndim != 2:
@@ -104,6 +105,11 @@ class Transformer:
             raise ValueError(f"{type(self).__name__}: expected xi of shape "
                              f"{t.shape + (self.n_params,)} (n, d, k={self.n_params}), "
                              f"got {xi.shape}")
+        for label, v in ((name, t), ("xi", xi)):
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"{type(self).__name__}: expected finite {label}, got "
+                                 f"{np.size(v) - np.count_nonzero(np.isfinite(v))} "
+                                 f"non-finite entries")
 
     def __repr__(self):
         return f"{type(self).__name__}(n_params={self.n_params})"

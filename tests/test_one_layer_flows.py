@@ -14,6 +14,10 @@ def test_solver_residual_and_bracket(rng):
     assert np.all(np.abs(tau) <= 1)
     assert np.max(np.abs(tau - np.tanh(z - c * tau))) <= 1e-14
     assert it < 100
+    with pytest.raises(ValueError, match="z: expected finite values"):
+        solve_tanh_equation(np.array([np.nan, 1.0]), 0.5)
+    with pytest.raises(ValueError, match="c: expected finite values"):
+        solve_tanh_equation(np.array([1.0]), np.inf)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 5])

@@ -86,7 +86,7 @@ The inverse VJP is the implicit-function rule of :mod:`nfref.transform`, with th
 
 import numpy as np
 
-from .._validation import as_rng
+from .._validation import as_rng, check_finite
 from ..registry import register_case
 from ..transform import Transform
 
@@ -132,8 +132,15 @@ def solve_tanh_equation(z, c, maxiter=100):
     tau : ndarray
         The root, shape of the broadcast.
     iterations : int
+
+    Raises
+    ------
+    ValueError
+        If ``z`` or ``c`` holds a NaN or an infinity (there is no root to find).
     """
     z, c = (np.array(a, dtype=float) for a in np.broadcast_arrays(z, c))
+    check_finite(z, "solve_tanh_equation: z")
+    check_finite(c, "solve_tanh_equation: c")
     lo, hi = -np.ones_like(z), np.ones_like(z)
     tau = np.tanh(z) / (1.0 + np.maximum(c, 0.0))                  # inside (-1, 1)
     step_old = np.full_like(z, 4.0)                                # the step before last

@@ -96,6 +96,7 @@ def solve_increasing(func, target, lo=None, hi=None, guess=None, max_iter=200, t
         ``func(t, idx) -> (f(t), f'(t))``: the maps of the entries ``idx`` (an integer
         index array into ``target.ravel()``) at the points ``t`` (same length as ``idx``).
     target : ndarray
+        Finite values (``ValueError`` otherwise).
     lo, hi, guess : ndarray, optional
         A proposed bracket and a starting point inside it (shape of ``target``).
     tol : float
@@ -107,6 +108,9 @@ def solve_increasing(func, target, lo=None, hi=None, guess=None, max_iter=200, t
         The roots, shape of ``target``.
     """
     y = np.asarray(target, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name}: expected finite targets, got "
+                         f"{y.size - np.count_nonzero(np.isfinite(y))} non-finite")
     m = y.size
     lo = -np.ones(m) if lo is None else np.array(lo, dtype=np.float64).ravel()
     hi = np.ones(m) if hi is None else np.array(hi, dtype=np.float64).ravel()

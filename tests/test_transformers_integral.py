@@ -68,6 +68,15 @@ def test_solver_brackets_far_roots_without_clamping():
     assert np.max(np.abs(t + np.tanh(t) - y) / (1 + np.abs(y))) < 1e-15
 
 
+def test_solver_refuses_non_finite_targets():
+    # a NaN target used to come back as the midpoint of the first bracket, 0
+    def func(t, idx):
+        return t, np.ones_like(t)
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="finite targets"):
+            solve_increasing(func, np.array([1.0, bad]))
+
+
 # ---------------------------------------------------------------------- shared checks
 def _check_transformer(f, t, xi, rng, value_bound=1e-10):
     n, d = t.shape

@@ -36,7 +36,7 @@ Flow ELBO (notes 002, with the sign made right): with :math:`z_L = f_L\circ\cdot
 
 import numpy as np
 
-from ._validation import as_rng
+from ._validation import as_batch, as_rng, as_vector, check_dim
 from .distributions import DiagonalNormal, StandardNormal, UniformCube
 
 __all__ = ["forward_kl", "reverse_kl_and_grad", "gaussian_kl", "elbo"]
@@ -55,7 +55,9 @@ def forward_kl(flow, x, target_logpdf):
     target_logpdf : callable
         The target's normalized log-density, ``(n, d) -> (n,)``.
     """
-    return float(np.mean(target_logpdf(x) - flow.logpdf(x)))
+    log_q = flow.logpdf(x)                          # checks x: (n, d), finite
+    lt = as_vector(target_logpdf(x), log_q.shape[0], "target_logpdf(x)")
+    return float(np.mean(lt - log_q))
 
 
 def _sample_base(base, n, rng):
@@ -92,6 +94,7 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
     grads : dict
         Keyed like ``flow.params``.
     """
+    n = _sample_size(n)
     rng = as_rng(random_state)
     u, eps = _sample_base(flow.base, n, rng)
     x, logdet = flow.transform.forward(u)
@@ -100,7 +103,11 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
         raise ValueError(f"log_target: expected {n} finite values, got shape {lt.shape}")
     loss = float(np.mean(flow.base.logpdf(u) - logdet - lt))
     w = np.full(n, -1.0 / n)
-    gu, gtrans = flow.transform.forward_vjp(u, w[:, None] * grad_log_target(x), w)
+    score = as_batch(grad_log_target(x), x.shape[1], "grad_log_target(x)")
+    if score.shape[0] != n:
+        raise ValueError(f"grad_log_target(x): expected shape ({n}, {x.shape[1]}), "
+                         f"got {score.shape}")
+    gu, gtrans = flow.transform.forward_vjp(u, w[:, None] * score, w)
     grads = {f"transform.{k}": v for k, v in gtrans.items()}
     if eps is not None:
         # log p_U(u(eps)) = sum(-eps^2/2 - s) - d/2 log 2 pi: only -sum(s) depends on the params.
@@ -110,12 +117,28 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
     return loss, grads
 
 
+def _sample_size(n):
+    """``n`` as a positive int (an empty sample would give a NaN mean)."""
+    try:
+        return check_dim(n)
+    except (TypeError, ValueError):
+        raise ValueError(f"n: expected a positive integer sample size, got {n!r}") from None
+
+
 def gaussian_kl(m0, S0, m1, S1):
     r"""Closed-form :math:`D_{KL}(N(m_0, S_0)\,\|\,N(m_1, S_1))`
     :math:`= \tfrac12[\operatorname{tr}(S_1^{-1}S_0) + (m_1-m_0)^\top S_1^{-1}(m_1-m_0) - d + \log\det S_1 - \log\det S_0]`."""
-    m0, m1 = np.asarray(m0, float), np.asarray(m1, float)
+    m0, m1 = np.atleast_1d(np.asarray(m0, float)), np.atleast_1d(np.asarray(m1, float))
     S0, S1 = np.atleast_2d(S0).astype(float), np.atleast_2d(S1).astype(float)
     d = m0.size
+    for name, v, shape in (("m0", m0, (d,)), ("m1", m1, (d,)), ("S0", S0, (d, d)),
+                           ("S1", S1, (d, d))):
+        if v.shape != shape or not np.all(np.isfinite(v)):
+            raise ValueError(f"gaussian_kl: expected finite {name} of shape {shape}, "
+                             f"got shape {v.shape}")
+    for name, S in (("S0", S0), ("S1", S1)):
+        if not (np.allclose(S, S.T) and np.all(np.linalg.eigvalsh(S) > 0)):
+            raise ValueError(f"gaussian_kl: expected {name} symmetric positive definite")
     diff = m1 - m0
     return 0.5 * (np.trace(np.linalg.solve(S1, S0)) + diff @ np.linalg.solve(S1, diff) - d
                   + np.linalg.slogdet(S1)[1] - np.linalg.slogdet(S0)[1])
@@ -127,7 +150,11 @@ def elbo(flow, log_joint, n=256, random_state=None, sign=+1):
     ``sign=+1`` is the correct form; ``sign=-1`` reproduces the formula as printed in
     notes 002, for comparison.
     """
+    n = _sample_size(n)
+    if sign not in (1, -1):
+        raise ValueError(f"sign: expected +1 (correct) or -1 (as printed), got {sign!r}")
     rng = as_rng(random_state)
     u, _ = _sample_base(flow.base, n, rng)
     x, logdet = flow.transform.forward(u)
-    return float(np.mean(log_joint(x) - flow.base.logpdf(u) + sign * logdet))
+    lj = as_vector(log_joint(x), n, "log_joint(x)")
+    return float(np.mean(lj - flow.base.logpdf(u) + sign * logdet))

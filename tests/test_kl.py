@@ -47,3 +47,31 @@ def test_reverse_kl_refuses_a_bad_target():
         reverse_kl_and_grad(flow, lambda x: np.full(len(x), np.nan), lambda x: 0 * x, 8, 0)
     with pytest.raises(ValueError, match="log_target"):
         reverse_kl_and_grad(flow, lambda x: x, lambda x: 0 * x, 8, 0)   # shape (n, 1)
+
+
+def test_kl_functions_refuse_bad_input():
+    from nfref.kl import elbo
+    S = np.eye(2)
+    for args, word in ((([0.0, 1.0], S, [0.0], S), "m1"),
+                       (([0.0, 1.0], np.eye(3), [0.0, 0.0], S), "S0"),
+                       (([0.0, 1.0], S, [0.0, 0.0], np.diag([1.0, -1.0])), "S1"),
+                       (([0.0, np.nan], S, [0.0, 0.0], S), "m0")):
+        with pytest.raises(ValueError, match=word):
+            gaussian_kl(*args)
+    flow = Flow(StandardNormal(2), ElementwiseAffine([0.0, 0.0], [0.0, 0.0]))
+    x = np.zeros((5, 2))
+    # a target returning (n, 1) used to broadcast against (n,) into an (n, n) mean
+    with pytest.raises(ValueError, match="target_logpdf"):
+        forward_kl(flow, x, lambda x: np.zeros((len(x), 1)))
+    with pytest.raises(ValueError, match="log_joint"):
+        elbo(flow, lambda z: np.zeros((len(z), 1)), n=8, random_state=0)
+    with pytest.raises(ValueError, match="grad_log_target"):
+        reverse_kl_and_grad(flow, lambda x: np.zeros(len(x)),
+                            lambda x: np.full(x.shape, np.nan), 8, 0)
+    for bad_n in (0, -1, 2.5):          # an empty sample gave a NaN loss
+        with pytest.raises(ValueError, match="sample size"):
+            reverse_kl_and_grad(flow, lambda x: np.zeros(len(x)), lambda x: 0 * x, bad_n, 0)
+        with pytest.raises(ValueError, match="sample size"):
+            elbo(flow, lambda z: np.zeros(len(z)), n=bad_n, random_state=0)
+    with pytest.raises(ValueError, match="sign"):
+        elbo(flow, lambda z: np.zeros(len(z)), n=8, random_state=0, sign=2)

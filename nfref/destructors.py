@@ -106,6 +106,8 @@ class MarginalGaussianization(Transform):
             raise ValueError(f"MarginalGaussianization.fit: expected at least 2 points, got {x.shape[0]}")
         if not 0 < defensive < 1:
             raise ValueError(f"defensive: expected a weight in (0, 1), got {defensive}")
+        if isinstance(max_centers, bool) or int(max_centers) != max_centers or max_centers < 1:
+            raise ValueError(f"max_centers: expected a positive integer, got {max_centers!r}")
         rng = as_rng(random_state)
         sd = np.maximum(x.std(0, ddof=1), 1e-12)
         mean = x.mean(0)
@@ -185,7 +187,8 @@ class MarginalGaussianization(Transform):
         interpolation; then safeguarded Newton: a step that leaves the bracket is replaced by
         bisection, and each evaluation shrinks the bracket. An entry stops moving once its
         residual is below 1e-12 (or its bracket is a few ulps wide), so each point's result
-        does not depend on the rest of the batch.
+        does not depend on the rest of the batch. An entry still moving after 200 steps
+        raises ``ValueError`` rather than returning an unconverged value.
         """
         lo_end = (self.centers - 10 * self.bandwidth).min(1)        # (d,)
         hi_end = (self.centers + 10 * self.bandwidth).max(1)
@@ -216,6 +219,10 @@ class MarginalGaussianization(Transform):
             newton = x - resid * np.exp(_log_phi(g) - self._log_density(x))
             inside = (newton > lo) & (newton < hi)
             x = np.where(active, np.where(inside, newton, 0.5 * (lo + hi)), x)
+        else:
+            raise ValueError(f"MarginalGaussianization.forward: the solver did not converge "
+                             f"in 200 iterations for {int(active.sum())} entries; expected "
+                             f"a residual below 1e-12")
         return x
 
     def _jacobian(self, u):
@@ -259,12 +266,14 @@ def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None)
 
     if rotation not in ("pca", "random"):
         raise ValueError(f"fit_rbig: rotation must be 'pca' or 'random', got {rotation!r}")
+    if isinstance(n_rounds, bool) or int(n_rounds) != n_rounds or n_rounds < 1:
+        raise ValueError(f"fit_rbig: n_rounds: expected a positive integer, got {n_rounds!r}")
     x = _as_data(x)
     rng = as_rng(random_state)
     d = x.shape[1]
     destroy = []                                                     # data -> Gaussian order
-    for _ in range(n_rounds):
-        mg = MarginalGaussianization.fit(x, max_centers, random_state=rng)
+    for _ in range(int(n_rounds)):
+        mg = MarginalGaussianization.fit(x, int(max_centers), random_state=rng)
         x = mg.inverse(x)[0]
         if rotation == "pca":
             _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)

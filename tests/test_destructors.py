@@ -51,3 +51,8 @@ def test_bad_fit_arguments_are_refused():
         fit_rbig(np.zeros((5, 2)), rotation="ica")
     with pytest.raises(ValueError, match="finite"):
         MarginalGaussianization.fit(np.array([[np.nan], [1.0]]))
+    # n_rounds = 0 returned no layers; max_centers = 0 raised ZeroDivisionError
+    for kwargs, word in ((dict(n_rounds=0), "n_rounds"), (dict(n_rounds=2.5), "n_rounds"),
+                         (dict(max_centers=0), "max_centers")):
+        with pytest.raises(ValueError, match=word):
+            fit_rbig(np.random.default_rng(0).normal(size=(20, 2)), **kwargs)

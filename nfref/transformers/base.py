@@ -52,7 +52,9 @@ class Transformer:
 
     Subclasses set ``n_params`` and implement ``forward``, ``inverse`` and
     ``forward_vjp``; ``inverse_vjp`` defaults to the implicit-function rule of the
-    module docstring. Set ``numerical_inverse = True`` if ``inverse`` is a solver.
+    module docstring. Set ``numerical_inverse = True`` if ``inverse`` is a solver (or, for
+    :class:`~nfref.transformers.inverted.Inverted`, ``forward`` is): round trips are then
+    exact only to the solver's tolerance.
     """
 
     n_params: int

@@ -35,6 +35,8 @@ class Inverted(Transformer):
             raise ValueError(f"Inverted: expected a Transformer, got {type(inner).__name__}")
         self.inner = inner
         self.n_params = inner.n_params
+        # here the solver (if any) is in forward, not inverse; the flag is kept because it
+        # says what matters to callers: round trips are exact only to the solver's tolerance
         self.numerical_inverse = inner.numerical_inverse
 
     def forward(self, t, xi):

@@ -32,7 +32,10 @@ Jacobian (diagonal). With :math:`x = F^{-1}(\Phi(u))`: :math:`dx/du = \varphi(u)
 
 .. math:: \log|\det J_\phi(u)| = \sum_i \log\varphi(u_i) - \log p_i(x_i),
 
-and, with :math:`s(t) = p'(t)/p(t) = -\frac{1}{h^2}\frac{\sum_k (t-c_k)\varphi_k}{\sum_k\varphi_k}`,
+and, with the score of the mixture
+:math:`s(t) = p'(t)/p(t) = -\sum_k r_k(t)\,\frac{t - c_k}{h_k^2}`, where
+:math:`r_k(t) = \frac{w_k}{h_k}\varphi\big(\frac{t-c_k}{h_k}\big) / p(t)` are the
+responsibilities (``_score``),
 
 .. math:: \frac{\partial}{\partial u_i}\log|\det J| = -u_i - s(x_i)\,\frac{dx_i}{du_i}.
 

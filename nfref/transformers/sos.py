@@ -57,7 +57,7 @@ def _powers(tau, n):
 
 
 def _pieces(t, xi, n_squares, degree, scale):
-    """Coefficients ``a (n,d,K,R+1)``, powers of tau ``(n,d,2R+2)``, ``p_k (n,d,K)``, ``g``."""
+    """Coefficients ``a (n,d,K,R+1)``, powers of tau ``(n,d,2R+2)`` and ``p_k (n,d,K)``."""
     R1 = degree + 1
     a = xi[..., 1:].reshape(xi.shape[:2] + (n_squares, R1))           # (n, d, K, R+1)
     pw = _powers(t / scale, 2 * R1)                                   # (n, d, 2R+2)

@@ -25,7 +25,8 @@ Densities:
 * two moons: with the arcs :math:`c_1(t) = (\cos t, \sin t)`, :math:`c_2(t) = (1 - \cos t,
   \tfrac12 - \sin t)`, :math:`t \sim U[0, \pi]`, :math:`p(x) = \frac{1}{2\pi}\sum_{m=1}^2
   \int_0^\pi N(x; c_m(t), \sigma^2 I)\,dt`; the integral is taken by Gauss-Legendre quadrature
-  with :math:`\lceil 15/\sigma\rceil` nodes per arc (150 for :math:`\sigma = 0.1`); against 1000
+  with :math:`\max(64, \lceil 15/\sigma\rceil)` nodes per arc (150 for :math:`\sigma = 0.1`),
+  or ``n_nodes``; against 1000
   nodes the log-density differs by less than 1e-9 (``tests/test_datasets.py``).
 * rings: a point uniform on the circle of radius :math:`r` plus isotropic noise has
   :math:`p(x) = \frac{1}{2\pi\sigma^2} e^{-(\rho^2 + r^2)/(2\sigma^2)} I_0(\rho r/\sigma^2)`,
@@ -131,7 +132,10 @@ class TwoMoons(Toy):
 
     def __init__(self, noise=0.1, n_nodes=None):
         self.noise = _positive(noise, "noise")
-        n_nodes = max(64, int(np.ceil(15.0 / self.noise))) if n_nodes is None else int(n_nodes)
+        n_nodes = max(64, int(np.ceil(15.0 / self.noise))) if n_nodes is None else n_nodes
+        if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
+            raise ValueError(f"n_nodes: expected a positive integer, got {n_nodes!r}")
+        n_nodes = int(n_nodes)
         t, w = np.polynomial.legendre.leggauss(n_nodes)
         self._t = 0.5 * np.pi * (t + 1.0)                          # nodes on [0, pi]
         self._logw = np.log(0.5 * np.pi * w)
@@ -185,9 +189,10 @@ class GaussianMixture(Toy):
             covs = [[[0.3, 0.15], [0.15, 0.3]], [[0.2, -0.1], [-0.1, 0.4]], [[0.5, 0.0], [0.0, 0.1]]]
             weights = [0.3, 0.3, 0.4]
         self.means = np.asarray(means, dtype=float)
-        m = self.means.shape[0]
-        if self.means.shape != (m, 2):
-            raise ValueError(f"means: expected shape (m, 2), got {self.means.shape}")
+        m = self.means.shape[0] if self.means.ndim else 0
+        if m < 1 or self.means.shape != (m, 2) or not np.all(np.isfinite(self.means)):
+            raise ValueError(f"means: expected finite values of shape (m, 2), m >= 1, got "
+                             f"{self.means!r}")
         self.covs = np.asarray(covs, dtype=float)
         if self.covs.shape != (m, 2, 2):
             raise ValueError(f"covs: expected shape ({m}, 2, 2), got {self.covs.shape}")
@@ -258,13 +263,14 @@ class Rings(Toy):
 
     def __init__(self, radii=(1.0, 2.0, 3.0), noise=0.1, weights=None):
         self.radii = np.asarray(radii, dtype=float)
-        if self.radii.ndim != 1 or np.any(self.radii <= 0):
-            raise ValueError(f"radii: expected positive numbers, got {radii}")
+        if (self.radii.ndim != 1 or self.radii.size == 0 or np.any(self.radii <= 0)
+                or not np.all(np.isfinite(self.radii))):
+            raise ValueError(f"radii: expected finite positive numbers, got {radii}")
         self.noise = _positive(noise, "noise")
         m = self.radii.size
         w = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
-        if w.shape != (m,) or np.any(w <= 0):
-            raise ValueError(f"weights: expected {m} positive numbers, got {weights}")
+        if w.shape != (m,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
+            raise ValueError(f"weights: expected {m} positive finite numbers, got {weights}")
         self.weights = w / w.sum()
         r = self.radii.max() + 4 * self.noise
         self.bounds = ((-r, r), (-r, r))
@@ -313,6 +319,8 @@ class Banana(Toy):
 
     def __init__(self, a=1.0, b=0.6, sigma=0.3):
         self.a, self.b, self.sigma = _positive(a, "a"), float(b), _positive(sigma, "sigma")
+        if not np.isfinite(self.b):
+            raise ValueError(f"b: expected a finite number, got {b!r}")
 
     def _rvs(self, size, rng):
         z = rng.standard_normal((size, 2))

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from nfref.datasets import (TOYS, Banana, Checkerboard, EightGaussians, Funnel, GaussianMixture,
-                            TwoMoons, TwoSpirals, make_toy, sample_two_moons)
+                            Rings, TwoMoons, TwoSpirals, make_toy, sample_two_moons)
 from nfref.gradcheck import integrate_density
 
 EXACT = [name for name, cls in TOYS.items() if cls().has_logpdf]
@@ -36,6 +36,20 @@ def test_toy_without_density_says_so():
         toy.logpdf(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="exact density"):
         toy.entropy()
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: Rings(radii=(1.0, np.inf)), "radii"),
+    (lambda: Rings(radii=[]), "radii"),
+    (lambda: Rings(weights=(1.0, np.nan, 1.0)), "weights"),
+    (lambda: Banana(b=np.nan), "b: expected a finite"),
+    (lambda: GaussianMixture([[0.0, np.nan]], [np.eye(2)]), "means"),
+    (lambda: GaussianMixture(np.zeros((0, 2)), np.zeros((0, 2, 2))), "means"),
+    (lambda: TwoMoons(n_nodes=0), "n_nodes"),
+])
+def test_bad_settings_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
 
 
 def test_bad_points_are_refused():

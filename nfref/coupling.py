@@ -87,6 +87,8 @@ class Coupling(Transform):
         else:
             self.cond_idx, self.trans_idx = np.arange(half), np.arange(half, d)
         k = transformer.n_params
+        if any(int(h) < 1 for h in hidden_sizes):
+            raise ValueError(f"Coupling: hidden sizes must be positive, got {hidden_sizes!r}")
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes) if half > 0 else ()
         sizes = (half, *self.hidden_sizes, len(self.trans_idx) * k)
         bias = transformer.identity_xi((len(self.trans_idx),)).reshape(-1)

@@ -68,3 +68,7 @@ def test_bounded_transformer_and_permute(rng):
 def test_bad_transformer_is_refused():
     with pytest.raises(ValueError, match="Transformer"):
         Coupling(2, transformer=object())
+    with pytest.raises(ValueError, match="hidden sizes"):
+        Coupling(2, hidden_sizes=(0,))
+    with pytest.raises(ValueError, match="hidden sizes"):
+        Coupling(4, hidden_sizes=(8, -1))

@@ -80,7 +80,7 @@ def test_plot_layers_one_panel_per_Yk(rng):
     (x0, x1), (y0, y1) = axes[2].get_xlim(), axes[2].get_ylim()
     ref = Flow(StandardNormal(2), chain[:2]).pdf([[x0, y0]])[0]
     assert abs(img[0, 0] - ref) <= 1e-12 * max(ref, 1.0)
-    # the same with a chain and a base, and a uniform base; many layers give eight panels
+    # the same with a chain and a base, and a uniform base; many layers give nine panels
     assert len(plot_layers(chain, base=UniformCube(2), grid=20, n_samples=200)) == 4
     long = Chain([ElementwiseAffine.random(2, rng, scale=0.1) for _ in range(20)])
     assert len(plot_layers(long, base=StandardNormal(2), grid=10, n_samples=200)) == 9

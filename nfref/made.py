@@ -152,7 +152,10 @@ class MADE:
     def __init__(self, dim, n_outputs, hidden_sizes=(16, 16), order="natural",
                  random_state=None):
         self.dim = check_dim(dim)
-        self.n_outputs = check_dim(n_outputs)
+        if (isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, np.integer))
+                or n_outputs < 1):
+            raise ValueError(f"MADE: n_outputs must be a positive integer, got {n_outputs!r}")
+        self.n_outputs = int(n_outputs)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         if any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"MADE: hidden sizes must be positive, got {hidden_sizes!r}")

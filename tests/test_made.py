@@ -93,3 +93,5 @@ def test_bad_order_is_refused(bad):
 def test_bad_hidden_size_is_refused():
     with pytest.raises(ValueError, match="hidden sizes"):
         MADE(3, 2, (4, 0))
+    with pytest.raises(ValueError, match="n_outputs"):
+        MADE(3, 0, (4,))

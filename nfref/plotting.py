@@ -144,6 +144,9 @@ def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, 
                          f"{getattr(transform, 'dim', None)!r}")
     if direction not in ("forward", "inverse"):
         raise ValueError(f"direction: expected 'forward' or 'inverse', got {direction!r}")
+    for value, name in ((n_lines, "n_lines"), (n_points, "n_points")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
+            raise ValueError(f"{name}: expected an integer of at least 2, got {value!r}")
     b = _bounds(bounds)
     ax = _axes(ax)
     t = np.linspace(0.0, 1.0, n_points)

@@ -66,6 +66,10 @@ def test_warped_grid_is_the_image_of_the_grid(rng):
     assert np.max(np.abs(first - t.forward(pre)[0])) <= 1e-12
     with pytest.raises(ValueError, match="dimension 2"):
         plot_warped_grid(PLULinear.random(3, rng))
+    with pytest.raises(ValueError, match="n_lines"):
+        plot_warped_grid(t, n_lines=0)
+    with pytest.raises(ValueError, match="n_points"):
+        plot_warped_grid(t, n_points=1)
 
 
 def test_plot_layers_one_panel_per_Yk(rng):

@@ -95,6 +95,9 @@ class Chain(Transform):
     """
 
     def __init__(self, layers):
+        if isinstance(layers, Transform) or not hasattr(layers, "__iter__"):
+            raise ValueError(f"Chain: expected a sequence of Transforms, got a "
+                             f"{type(layers).__name__}")
         layers = list(layers)
         if not layers:
             raise ValueError("Chain: expected at least one layer, got an empty list")

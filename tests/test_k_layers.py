@@ -56,6 +56,10 @@ def test_slice_is_a_chain_of_the_same_layers(rng):
 def test_bad_construction_is_refused(rng):
     with pytest.raises(ValueError, match="at least one layer"):
         Chain([])
+    with pytest.raises(ValueError, match="sequence of Transforms"):
+        Chain(ElementwiseAffine.random(2, rng))
+    with pytest.raises(ValueError, match="sequence of Transforms"):
+        Chain(None)
     with pytest.raises(ValueError, match="same dimension"):
         Chain([ElementwiseAffine.random(2, rng), ElementwiseAffine.random(3, rng)])
     with pytest.raises(ValueError, match="expected a Transform"):

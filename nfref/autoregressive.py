@@ -286,7 +286,7 @@ def maf_stack(dim, n_layers=5, hidden_sizes=(64, 64), transformer=None, random_s
               cls=None, output_scale=0.1):
     """A :class:`~nfref.k_layers.Chain` of ``n_layers`` MAF (or ``cls``) layers whose MADE
     orders alternate natural / reversed, so each coordinate is conditioned on every other
-    somewhere in the stack (Papamakarios et al., 2017, sec. 3.2). ``transformer`` is shared
+    somewhere in the stack (Papamakarios et al., 2017, sec. 3). ``transformer`` is shared
     (transformers hold no parameters)."""
     from .k_layers import Chain
     cls = MAF if cls is None else cls

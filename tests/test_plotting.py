@@ -81,7 +81,7 @@ def test_plot_layers_one_panel_per_Yk(rng):
     assert axes[-1].get_title() == "$Y_{3}$ $= X$"
     # panel k shows the density of Y_k: its grid values are those of the flow cut after k layers
     img = axes[2].images[0].get_array()
-    (x0, x1), (y0, y1) = axes[2].get_xlim(), axes[2].get_ylim()
+    (x0, _), (y0, _) = axes[2].get_xlim(), axes[2].get_ylim()
     ref = Flow(StandardNormal(2), chain[:2]).pdf([[x0, y0]])[0]
     assert abs(img[0, 0] - ref) <= 1e-12 * max(ref, 1.0)
     # the same with a chain and a base, and a uniform base; many layers give nine panels

@@ -6,9 +6,9 @@ the index of Y_k in eq. (9)). Figures: the density of every Y_k, layer by layer.
 import numpy as np
 
 from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
-from ..gradcheck import check_gradient
+from ..gradcheck import check_param_gradient
 from ..k_layers import Chain, log_likelihood_eq9, nll_and_grad
-from ..linear import ElementwiseAffine, Linear, PLULinear
+from ..linear import ElementwiseAffine, PLULinear
 from ..one_layer import Planar, Radial
 from ..report import benchmark, claim, figure
 
@@ -78,17 +78,7 @@ def _():
     loss1, grads1 = flow.nll_and_grad(x)
     same = max(abs(loss0 - loss1), max(np.max(np.abs(grads[k] - grads1[k])) for k in grads))
     params = flow.params
-
-    def loss(p):
-        saved = {k: v.copy() for k, v in params.items()}
-        for k, v in p.items():
-            params[k][...] = v
-        try:
-            return -float(np.mean(flow.logpdf(x)))
-        finally:
-            for k, v in saved.items():
-                params[k][...] = v
-    res = check_gradient(loss, grads, {k: v.copy() for k, v in params.items()})
+    res = check_param_gradient(lambda: -np.mean(flow.logpdf(x)), params, grads)
     return res.error, (f"{sum(v.size for v in params.values())} parameters; one-pass "
                        f"nll_and_grad vs Flow.nll_and_grad: {same:.1e}")
 

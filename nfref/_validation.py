@@ -43,6 +43,18 @@ def as_batch(a, dim, name="input"):
     return arr
 
 
+def as_data(x, name="x"):
+    """Return ``x`` as a finite float64 array of shape ``(n, d)`` for any ``d >= 1``.
+
+    For functions that take a data set whose dimension they learn from it (fitting,
+    closed-form estimates); ``ValueError`` naming the expected shape otherwise.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        raise ValueError(f"{name}: expected data of shape (n, d), got shape {arr.shape}")
+    return as_batch(arr, arr.shape[1], name)
+
+
 def as_vector(a, n, name="input", allow_none=False):
     """Return ``a`` as a finite float64 array of shape ``(n,)`` (``None`` gives zeros when allowed)."""
     if a is None and allow_none:

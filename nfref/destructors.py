@@ -46,20 +46,13 @@ parameters in the Transform sense (its ``params`` is empty).
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
-from ._validation import as_batch, as_rng
+from ._validation import as_data, as_rng
 from .registry import register_case
 from .transform import Transform
 
 __all__ = ["MarginalGaussianization", "fit_rbig"]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
-
-
-def _as_data(x):
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[1] < 1:
-        raise ValueError(f"x: expected data of shape (n, d), got shape {x.shape}")
-    return as_batch(x, x.shape[1], "x")
 
 
 def _log_phi(t):
@@ -104,7 +97,7 @@ class MarginalGaussianization(Transform):
         """Fit to data ``x`` (n, d): kernels on the data (a random subsample of at most
         ``max_centers``) with Silverman's bandwidth ``h = 1.06 sd m^(-1/5)``, variance-corrected,
         plus a component ``N(mean, sd^2)`` of weight ``defensive`` for the tails."""
-        x = _as_data(x)
+        x = as_data(x)
         if x.shape[0] < 2:
             raise ValueError(f"MarginalGaussianization.fit: expected at least 2 points, got {x.shape[0]}")
         if not 0 < defensive < 1:
@@ -271,7 +264,7 @@ def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None)
         raise ValueError(f"fit_rbig: rotation must be 'pca' or 'random', got {rotation!r}")
     if isinstance(n_rounds, bool) or int(n_rounds) != n_rounds or n_rounds < 1:
         raise ValueError(f"fit_rbig: n_rounds: expected a positive integer, got {n_rounds!r}")
-    x = _as_data(x)
+    x = as_data(x)
     rng = as_rng(random_state)
     d = x.shape[1]
     destroy = []                                                     # data -> Gaussian order

@@ -23,7 +23,7 @@ must recover the closed-form Gaussian MLE
 
 import numpy as np
 
-from .._validation import as_batch
+from .._validation import as_batch, as_data
 from ..distributions import Flow, UniformCube
 from ..inverse_cdf import GaussianCDF
 from ..optim import Adam, fit, fit_lbfgs
@@ -50,17 +50,9 @@ def conditional_log_likelihood(psi, x):
     return np.sum(-0.5 * z * z - np.log(s) - 0.5 * np.log(2 * np.pi), axis=1)
 
 
-def _as_data(x):
-    """``x`` as a finite float64 array of shape (n, d), any ``d``; ``ValueError`` otherwise."""
-    arr = np.asarray(x, dtype=float)
-    if arr.ndim != 2 or arr.shape[1] < 1:
-        raise ValueError(f"x: expected an array of shape (n, d), got shape {arr.shape}")
-    return as_batch(arr, arr.shape[1], "x")
-
-
 def gaussian_mle(x):
     r"""Closed-form Gaussian MLE: :math:`(\bar x,\ \frac1n\sum_n (x_n-\bar x)(x_n-\bar x)^\top)`."""
-    x = _as_data(x)
+    x = as_data(x)
     mean = x.mean(0)
     xc = x - mean
     return mean, xc.T @ xc / x.shape[0]
@@ -90,7 +82,7 @@ def fit_backward_gaussian(x, method="lbfgs", n_steps=2000, lr=0.05, verbose=Fals
         The fitted model (``psi.mean_vector()``, ``psi.covariance()``).
     history : ndarray or OptimizeResult
     """
-    x = _as_data(x)
+    x = as_data(x)
     d = x.shape[1]
     psi = GaussianCDF(np.zeros(d), np.zeros((d, d)))
     flow = Flow(UniformCube(d), psi)

@@ -7,14 +7,14 @@ with :mod:`nfref.gradcheck`; every identity of the notes is a claim of the repor
 run by ``python -m nfref``.
 """
 
-from .autoregressive import IAF, MAF
-from .coupling import Coupling
-from .distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
-from .inverse_cdf import GaussianCDF
-from .k_layers import Chain
-from .linear import ElementwiseAffine, Linear, PLULinear
-from .one_layer import Planar, Radial
-from .transform import Transform, flatten_params, unflatten_params
+from nfref.autoregressive.maf import IAF, MAF
+from nfref.autoregressive.coupling import Coupling
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from nfref.inverse_cdf import GaussianCDF
+from nfref.k_layers import Chain
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
+from nfref.one_layer import Planar, Radial
+from nfref.transform import Transform, flatten_params, unflatten_params
 
 __version__ = "0.1.0"
 

@@ -41,7 +41,7 @@ Densities:
 import numpy as np
 from scipy.special import i0e, logsumexp
 
-from ._validation import as_batch, as_rng
+from nfref._validation import as_batch, as_rng
 
 __all__ = ["Toy", "TwoMoons", "EightGaussians", "Checkerboard", "Rings", "TwoSpirals",
            "Banana", "Funnel", "GaussianMixture", "TOYS", "make_toy", "sample_two_moons",

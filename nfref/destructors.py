@@ -46,9 +46,8 @@ parameters in the Transform sense (its ``params`` is empty).
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
-from ._validation import as_data, as_rng
-from .registry import register_case
-from .transform import Transform
+from nfref._validation import as_data, as_rng
+from nfref.transform import Transform
 
 __all__ = ["MarginalGaussianization", "fit_rbig"]
 
@@ -246,7 +245,7 @@ def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None)
     Returns the list of layers in the generative order of notes 000, section 3 (from the
     Gaussian base to the data): ``layers[0]`` acts first on ``u``. Build a flow with
     ``Flow(StandardNormal(d), Chain(layers))``. The rotations are
-    :class:`~nfref.linear.Linear` layers with an orthogonal weight and zero bias.
+    :class:`~nfref.one_layer.linear.Linear` layers with an orthogonal weight and zero bias.
 
     Parameters
     ----------
@@ -258,7 +257,7 @@ def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None)
         Kernel centers per marginal.
     random_state : None, int or numpy.random.Generator
     """
-    from .linear import Linear
+    from nfref.one_layer.linear import Linear
 
     if rotation not in ("pca", "random"):
         raise ValueError(f"fit_rbig: rotation must be 'pca' or 'random', got {rotation!r}")
@@ -281,6 +280,3 @@ def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None)
         x = rot.inverse(x)[0]                                        # destroy: z = R x
         destroy += [mg, rot]
     return destroy[::-1]
-
-
-register_case("marginal_gaussianization", MarginalGaussianization.random)

@@ -30,8 +30,8 @@ and the base parameters get :math:`-\frac1n \sum_n \nabla_\psi \log p_U(u_n)`.
 
 import numpy as np
 
-from ._validation import as_batch, as_rng, check_dim, check_finite
-from .transform import prefix_params
+from nfref._validation import as_batch, as_rng, check_dim, check_finite
+from nfref.transform import prefix_params
 
 __all__ = ["UniformCube", "StandardNormal", "DiagonalNormal", "Flow"]
 
@@ -152,7 +152,7 @@ class Flow:
     Examples
     --------
     >>> import numpy as np
-    >>> from nfref.linear import ElementwiseAffine
+    >>> from nfref.one_layer.linear import ElementwiseAffine
     >>> flow = Flow(StandardNormal(2), ElementwiseAffine([0.0, 1.0], [0.0, 0.5]))
     >>> x = flow.rvs(5, random_state=0)
     >>> flow.logpdf(x).shape

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_rng
+from nfref._validation import as_rng
 
 __all__ = ["CheckResult", "relative_error", "numerical_gradient", "numerical_jacobian",
            "check_gradient", "check_jacobian", "check_logdet", "check_roundtrip",

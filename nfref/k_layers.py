@@ -59,7 +59,7 @@ are in :mod:`nfref.k_layers_cases`.
 
 import numpy as np
 
-from .transform import Transform, prefix_params
+from nfref.transform import Transform, prefix_params
 
 __all__ = ["Chain", "log_likelihood_eq9", "nll_and_grad"]
 
@@ -86,7 +86,7 @@ class Chain(Transform):
     Examples
     --------
     >>> import numpy as np
-    >>> from nfref.linear import ElementwiseAffine
+    >>> from nfref.one_layer.linear import ElementwiseAffine
     >>> chain = Chain([ElementwiseAffine([1.0], [0.0]), ElementwiseAffine([0.0], [np.log(2.0)])])
     >>> chain.forward(np.array([[1.0]]))          # (1 + 1) * 2, log 2
     (array([[4.]]), array([0.69314718]))

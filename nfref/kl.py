@@ -36,8 +36,8 @@ Flow ELBO (notes 002, with the sign made right): with :math:`z_L = f_L\circ\cdot
 
 import numpy as np
 
-from ._validation import as_batch, as_rng, as_vector, check_dim
-from .distributions import DiagonalNormal, StandardNormal, UniformCube
+from nfref._validation import as_batch, as_rng, as_vector, check_dim
+from nfref.distributions import DiagonalNormal, StandardNormal, UniformCube
 
 __all__ = ["forward_kl", "reverse_kl_and_grad", "gaussian_kl", "elbo"]
 

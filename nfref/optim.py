@@ -16,9 +16,8 @@ import sys
 import time
 
 import numpy as np
-from scipy.optimize import minimize
 
-from .transform import flatten_params, unflatten_params
+from nfref.transform import flatten_params, unflatten_params
 
 __all__ = ["GradientDescent", "Adam", "fit", "fit_lbfgs"]
 
@@ -127,6 +126,8 @@ def fit_lbfgs(objective, params, maxiter=500, tol=1e-10, verbose=True, print_eve
     """
     say = _printer(verbose, stream)
     start, count = time.perf_counter(), [0]
+
+    from scipy.optimize import minimize      # imported here: 'import nfref' stays light
 
     def fun(vec):
         for k, v in unflatten_params(vec, params).items():

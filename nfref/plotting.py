@@ -19,7 +19,7 @@ matplotlib is imported when a function is called, not when the module is importe
 
 import numpy as np
 
-from ._validation import as_batch
+from nfref._validation import as_batch
 
 __all__ = ["plot_density", "plot_samples", "plot_warped_grid", "plot_layers",
            "plot_training_curve", "density_grid"]
@@ -167,7 +167,7 @@ def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, 
 
 
 def _flow_parts(flow, base):
-    from .k_layers import Chain
+    from nfref.k_layers import Chain
     transform = getattr(flow, "transform", flow)
     base = getattr(flow, "base", base)
     if base is None:

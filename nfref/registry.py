@@ -1,46 +1,51 @@
-"""The registry of contract cases: every transform nfref ships, with random parameters.
+"""The registry: one table of every transform and transformer nfref ships, with random parameters.
 
-The contract suite (``tests/test_contract.py``) runs every check of DESIGN.md on every
-case here, and other implementations can use the same cases as fixtures: build a case,
-read ``transform.params``, feed ``inputs`` and compare ``forward``/``inverse``/VJPs.
+The contract suites (``tests/test_contract.py`` for transforms, ``tests/test_transformers.py``
+for transformers) run every check of :mod:`nfref.contract_checks` on every row here, and other
+implementations can use the same rows as fixtures: build a case with a fixed seed, read its
+parameters, feed its inputs and compare ``forward``, ``inverse``, the Jacobian and both VJPs.
 
-A module joins the suite by calling :func:`register_case` at import time; the
-registry imports every module of the package before it answers, so nothing else
-needs to be edited.
+This module imports the library; no library module imports it. A new transform is its module
+plus one row of :data:`CASES` (and, for a transformer, one row of :data:`TRANSFORMERS`, which
+also puts it into a MAF, an IAF and a coupling layer, and into a mixed chain).
 
 Example
 -------
->>> import numpy as np
->>> from nfref.registry import contract_cases
->>> case = contract_cases()["elementwise_affine"]
->>> t = case.make(2, np.random.default_rng(0))
->>> u = case.inputs(np.random.default_rng(1), 4, 2)
+>>> from nfref.registry import example
+>>> t, u = example("elementwise_affine", d=2, seed=0)
 >>> x, logdet = t.forward(u)
+>>> x.shape, logdet.shape
+((8, 2), (8,))
 """
 
-import importlib
-import pkgutil
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["ContractCase", "register_case", "contract_cases"]
+from nfref.autoregressive import IAF, MAF, Coupling, Permute
+from nfref.autoregressive.transformers import (Affine, BoundedAffine, Inverted,
+                                               RationalQuadraticSpline, SumOfSquares, UMNN)
+from nfref.destructors import MarginalGaussianization
+from nfref.inverse_cdf import GaussianCDF, GaussianMixtureCDF, Morph, banana
+from nfref.k_layers import Chain
+from nfref.one_layer import Planar, Radial
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
 
-_CASES = {}
+__all__ = ["ContractCase", "TransformerCase", "CASES", "TRANSFORMERS", "contract_cases",
+           "transformer_cases", "case_seed", "example"]
 
 
-def _normal_inputs(rng, n, d):
-    return rng.standard_normal((n, d))
-
-
-def _unit_cube_inputs(rng, n, d):
-    return rng.uniform(0.02, 0.98, size=(n, d))
+def case_seed(name, d=0):
+    """A seed from a stable hash of the case name and dimension (the same on every machine)."""
+    digest = hashlib.sha256(f"{name}|d={d}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 @dataclass(frozen=True)
 class ContractCase:
-    """One registered transform family for the contract suite.
+    """One row of the transform table.
 
     Attributes
     ----------
@@ -51,52 +56,222 @@ class ContractCase:
     dims : tuple of int
         Dimensions the suite tries.
     base : {"normal", "uniform"}
-        Where forward inputs live: all of R^d (standard normal base) or the unit cube.
-    inputs : callable ``(rng, n, d) -> ndarray``
-        Draws forward inputs in the transform's domain.
+        Where forward inputs live: all of R^d (standard normal draws) or the open unit cube.
     roundtrip_tol : float
-        Bound on ``|inverse(forward(u)) - u|``: 1e-10 for analytic inverses, 1e-8 for
-        numerical ones (DESIGN.md).
+        Bound on ``|inverse(forward(u)) - u|``: 1e-10 for closed-form inverses, 1e-8 where one
+        direction is a numerical solve.
     """
 
     name: str
     make: Callable
     dims: tuple = (1, 2, 3, 5)
     base: str = "normal"
-    inputs: Callable = field(default=None)
     roundtrip_tol: float = 1e-10
 
     def draw_inputs(self, rng, n, d):
-        """Forward inputs for this case: ``inputs`` if given, else drawn from the base."""
-        if self.inputs is not None:
-            return self.inputs(rng, n, d)
-        return _unit_cube_inputs(rng, n, d) if self.base == "uniform" else _normal_inputs(rng, n, d)
+        """Forward inputs in the transform's domain, shape ``(n, d)``."""
+        if self.base == "uniform":
+            return rng.uniform(0.02, 0.98, size=(n, d))
+        return rng.standard_normal((n, d))
 
 
-def register_case(name, make, **kwargs):
-    """Add a transform family to the contract registry (see :class:`ContractCase`)."""
-    if name in _CASES and _CASES[name].make is not make:
-        raise ValueError(f"register_case: a case named {name!r} is already registered")
-    _CASES[name] = ContractCase(name=name, make=make, **kwargs)
-    return _CASES[name]
+@dataclass(frozen=True)
+class TransformerCase:
+    """One row of the transformer table.
+
+    Attributes
+    ----------
+    name : str
+    make : callable ``() -> Transformer``
+    xi_scale : float
+        Conditioner outputs for the transformer suite are ``identity_xi + N(0, xi_scale^2)``.
+    t_scale : float
+        Inputs ``t`` are ``N(0, t_scale^2)`` (wide enough to reach a spline's tails).
+    dims : tuple of int
+        Dimensions of the MAF, IAF and coupling rows built around it.
+    roundtrip_tol : float
+    """
+
+    name: str
+    make: Callable
+    xi_scale: float = 1.0
+    t_scale: float = 2.0
+    dims: tuple = (1, 2, 3, 5)
+    roundtrip_tol: float = 1e-10
 
 
-def _import_all():
-    import nfref
-    for mod in pkgutil.walk_packages(nfref.__path__, "nfref."):
-        if mod.name.split(".")[-1] in ("__main__",):
-            continue
-        importlib.import_module(mod.name)
+def _sos():
+    # floor 0.5 and scale 8: the density check integrates on a 401 x 401 grid over the image
+    # of [-8, 8]^2, which resolves neither the narrow spikes a small floor allows (density up
+    # to 1/floor times the base's) nor the wide image of a quintic with scale 4.
+    return SumOfSquares(n_squares=2, degree=2, scale=8.0, floor=0.5)
+
+
+#: Every transformer, by name. ``xi_scale`` is kept moderate for the integral-based ones,
+#: whose steep integrands make finite differences at step 1e-5 lose digits.
+TRANSFORMERS = {c.name: c for c in [
+    TransformerCase("affine", Affine),
+    TransformerCase("bounded_affine", lambda: BoundedAffine(2.0)),
+    TransformerCase("spline", lambda: RationalQuadraticSpline(4, 3.0), t_scale=3.0),
+    TransformerCase("spline_wide", lambda: RationalQuadraticSpline(5, 2.5), t_scale=3.0),
+    TransformerCase("umnn", lambda: UMNN(2, 24), xi_scale=0.5, dims=(1, 2, 3),
+                    roundtrip_tol=1e-8),
+    TransformerCase("sos", _sos, xi_scale=0.5, dims=(1, 2, 3), roundtrip_tol=1e-8),
+    TransformerCase("inverted_umnn", lambda: Inverted(UMNN(2, 24)), xi_scale=0.5,
+                    dims=(1, 2, 3), roundtrip_tol=1e-8),
+    TransformerCase("inverted_spline", lambda: Inverted(RationalQuadraticSpline(4, 3.0)),
+                    t_scale=3.0),
+]}
+
+
+def _flow(cls, transformer, hidden=(8,), **kwargs):
+    def make(d, rng):
+        return cls.random(d, rng, transformer=transformer(), hidden_sizes=hidden, **kwargs)
+    return make
+
+
+def _planar_raw(d, rng):
+    return Planar.random(d, rng, reparameterize=False)
+
+
+def _banana(with_ppf):
+    def make(d, rng):
+        b = rng.uniform(0.3, 1.0) * rng.choice([-1.0, 1.0])
+        return banana(b, rng.uniform(0.5, 1.0), d, with_ppf)
+    return make
+
+
+def _normal_to_mixture(d, rng):
+    return Morph(GaussianCDF(np.zeros(d), np.zeros((d, d))), GaussianMixtureCDF.random(d, rng))
+
+
+def _linear_chain(d, rng):
+    return Chain([ElementwiseAffine.random(d, rng), PLULinear.random(d, rng),
+                  Linear.random(d, rng)])
+
+
+def _nested_chain(d, rng):
+    inner = Chain([PLULinear.random(d, rng), ElementwiseAffine.random(d, rng)])
+    deeper = Chain([Chain([ElementwiseAffine.random(d, rng)]), PLULinear.random(d, rng)])
+    return Chain([ElementwiseAffine.random(d, rng), inner, deeper])
+
+
+def _tame(make, d, rng, tries=20):
+    """A layer redrawn (up to ``tries`` times) until ``|log|det J|| < 2.5`` on a probe sample
+    and the surface of ``[-8, 8]^d`` maps into ``[-12, 12]^d``.
+
+    A nearly singular random layer (a planar layer with ``w^T rho`` near -1, say) curves so
+    sharply that finite differences at step 1e-5 lose their accuracy, and layers that stretch
+    the tails make the density check's quadrature box too wide for its grid; both are the
+    layer's own business, tested by its own row, not the chain's.
+    """
+    probe = rng.standard_normal((64, d))                           # (64, d)
+    surface = 8.0 * probe / np.max(np.abs(probe), axis=1, keepdims=True)
+    for _ in range(tries):
+        layer = make(d, rng)
+        if (np.max(np.abs(layer.forward(probe)[1])) < 2.5
+                and np.max(np.abs(layer.forward(surface)[0])) < 12.0):
+            break
+    return layer
+
+
+def _standardized(layers, d, rng):
+    """Each layer followed by an elementwise affine map that standardizes its output on a
+    probe sample (data-dependent initialization in the manner of Glow's actnorm, Kingma and
+    Dhariwal 2018, sec. 3.1), so every layer sees inputs of the scale its own row draws."""
+    probe = rng.standard_normal((256, d))                          # (256, d)
+    out = []
+    for layer in layers:
+        y = layer.forward(probe)[0]
+        mean, std = y.mean(0), y.std(0)
+        bridge = ElementwiseAffine(-mean / std, -np.log(std))
+        probe = bridge.forward(y)[0]
+        out += [layer, bridge]
+    return out
+
+
+def _mixed_chain(kinds, nested=False):
+    """A chain of the layers ``kinds`` (names of rows of :data:`CASES`), each tamed and
+    standardized; ``nested`` makes it a chain of two-layer chains."""
+    def make(d, rng):
+        layers = [_tame(CASES[k].make, d, rng) for k in kinds]
+        flat = _standardized(layers, d, rng)
+        if nested:
+            return Chain([Chain(flat[i:i + 2]) for i in range(0, len(flat), 2)])
+        return Chain(flat)
+    return make
+
+
+_ROWS = [
+    ContractCase("elementwise_affine", ElementwiseAffine.random),
+    ContractCase("plu_linear", PLULinear.random),
+    ContractCase("linear", Linear.random),
+    ContractCase("planar", Planar.random, roundtrip_tol=1e-8),
+    ContractCase("planar_raw", _planar_raw, roundtrip_tol=1e-8),
+    ContractCase("radial", Radial.random),
+    ContractCase("permute", lambda d, rng: Permute.random(d, rng)),
+    ContractCase("marginal_gaussianization", MarginalGaussianization.random),
+    ContractCase("gaussian_cdf", lambda d, rng: GaussianCDF.random(d, rng), base="uniform"),
+    ContractCase("gaussian_mixture_cdf", lambda d, rng: GaussianMixtureCDF.random(d, rng),
+                 dims=(1, 2, 3), base="uniform", roundtrip_tol=1e-8),
+    ContractCase("conditional_cdf_banana", _banana(True), dims=(1, 2, 3), base="uniform"),
+    ContractCase("conditional_cdf_banana_numerical", _banana(False), dims=(1, 2, 3),
+                 base="uniform", roundtrip_tol=1e-8),
+    ContractCase("morph_normal_to_mixture", _normal_to_mixture, dims=(1, 2, 3),
+                 roundtrip_tol=1e-8),
+    # conditioner variants of the affine MAF, IAF and coupling layers
+    ContractCase("maf_affine_h8x8_reversed", _flow(MAF, Affine, (8, 8), order="reversed")),
+    ContractCase("maf_affine_h16_random", _flow(MAF, Affine, (16,), order="random")),
+    ContractCase("maf_affine_relu_h8", _flow(MAF, Affine, (8,), activation="relu")),
+    ContractCase("iaf_affine_h8x8_reversed", _flow(IAF, Affine, (8, 8), order="reversed")),
+    ContractCase("iaf_affine_h16_random", _flow(IAF, Affine, (16,), order="random")),
+    ContractCase("coupling_affine_h8x8_flip", _flow(Coupling, Affine, (8, 8), flip=True)),
+    ContractCase("coupling_affine_relu_h8", _flow(Coupling, Affine, (8,), activation="relu")),
+]
+# every transformer in each of MAF, IAF and Coupling
+for _t in TRANSFORMERS.values():
+    for _cls in (MAF, IAF, Coupling):
+        _ROWS.append(ContractCase(f"{_cls.__name__.lower()}_{_t.name}", _flow(_cls, _t.make),
+                                  dims=_t.dims, roundtrip_tol=_t.roundtrip_tol))
+
+#: Every transform row, by name.
+CASES = {c.name: c for c in _ROWS}
+
+# chains: linear, nested, and chains that mix every layer type (spline, UMNN and SOS
+# included), spread over a few chains to keep each small
+_MIXES = [
+    ("planar", "maf_spline", "coupling_umnn", "plu_linear"),
+    ("radial", "iaf_sos", "coupling_spline", "permute"),
+    ("marginal_gaussianization", "maf_affine_h8x8_reversed", "iaf_spline", "linear"),
+    ("morph_normal_to_mixture", "coupling_sos", "maf_inverted_umnn", "planar_raw"),
+]
+CASES.update({c.name: c for c in [
+    ContractCase("chain_linear", _linear_chain),
+    ContractCase("chain_nested", _nested_chain, dims=(1, 2, 3)),
+    *[ContractCase(f"chain_mixed_{i}", _mixed_chain(kinds, nested=i % 2 == 1), dims=(2, 3),
+                   roundtrip_tol=1e-8) for i, kinds in enumerate(_MIXES)],
+]})
 
 
 def contract_cases():
-    """All registered cases, by name (imports every nfref module first)."""
-    _import_all()
-    return dict(sorted(_CASES.items()))
+    """Every transform row, by name (a copy of :data:`CASES`)."""
+    return dict(CASES)
+
+
+def transformer_cases():
+    """Every transformer row, by name (a copy of :data:`TRANSFORMERS`)."""
+    return dict(TRANSFORMERS)
 
 
 def example(name, d, seed=0, n=8):
-    """A ready example of a case: ``(transform, u)`` with fixed seeds, for fixtures."""
-    case = contract_cases()[name]
+    """A ready example of a row: ``(transform, u)`` with fixed seeds, for fixtures.
+
+    Raises ``ValueError`` for an unknown name or a dimension the row does not support.
+    """
+    if name not in CASES:
+        raise ValueError(f"example: unknown case {name!r}; expected one of {sorted(CASES)}")
+    case = CASES[name]
+    if d not in case.dims:
+        raise ValueError(f"example: case {name!r} supports d in {case.dims}, got {d!r}")
     rng = np.random.default_rng(seed)
     return case.make(d, rng), case.draw_inputs(rng, n, d)

@@ -48,7 +48,7 @@ which is one solve with :math:`J^\top` and two forward VJPs at ``u``:
 
 import numpy as np
 
-from ._validation import as_batch, as_vector, check_dim, check_finite, as_rng
+from nfref._validation import as_batch, as_vector, check_dim, check_finite, as_rng
 
 __all__ = ["Transform", "flatten_params", "unflatten_params", "zeros_like_params",
            "prefix_params"]

@@ -4,11 +4,11 @@ the d = 1 case, a Flow's likelihood gradient, and a fit that reaches the exact e
 import numpy as np
 import pytest
 
-from nfref.autoregressive import IAF, MAF, lower_triangular_inverse, maf_stack
+from nfref.autoregressive.maf import IAF, MAF, lower_triangular_inverse, maf_stack
 from nfref.distributions import Flow, StandardNormal
 from nfref.gradcheck import check_param_gradient
 from nfref.optim import fit_lbfgs
-from nfref.transformers import Affine
+from nfref.autoregressive.transformers import Affine
 
 
 @pytest.mark.parametrize("cls", [MAF, IAF])

@@ -4,10 +4,10 @@ non-affine transformer with a numerical inverse plugged into MAF, IAF and coupli
 import numpy as np
 import pytest
 
-from nfref.autoregressive import IAF, MAF
-from nfref.coupling import Coupling
+from nfref.autoregressive.maf import IAF, MAF
+from nfref.autoregressive.coupling import Coupling
 from nfref.gradcheck import check_gradient, check_logdet, check_roundtrip, check_vjp
-from nfref.transformers import Affine, BoundedAffine, Transformer
+from nfref.autoregressive.transformers import Affine, BoundedAffine, Transformer
 
 
 class TanhBump(Transformer):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nfref.report import all_claims
+from nfref.report.claims import all_claims
 
 CLAIMS = all_claims()
 

@@ -3,7 +3,7 @@
 import io
 import contextlib
 
-from nfref.cli import main
+from nfref.report.cli import main
 
 
 def _run(argv):
@@ -21,7 +21,7 @@ def test_report_prints_every_selected_claim_and_exits_0():
 
 def test_report_exit_status_is_1_when_a_claim_fails(monkeypatch):
     from nfref import report
-    from nfref.report import Claim
+    from nfref.report.claims import Claim
     bad = Claim("a deliberately false identity", "nowhere", 1e-10, lambda: 1.0, module="s99_test")
     monkeypatch.setattr(report, "all_claims", lambda: [bad])
     code, out, _ = _run(["report"])

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from nfref.coupling import Coupling, Permute, coupling_stack
+from nfref.autoregressive.coupling import Coupling, Permute, coupling_stack
 from nfref.gradcheck import check_vjp
-from nfref.transformers import BoundedAffine
+from nfref.autoregressive.transformers import BoundedAffine
 
 
 @pytest.mark.parametrize("flip", [False, True])

@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 
 from nfref.destructors import MarginalGaussianization, fit_rbig
-from nfref.linear import Linear
+from nfref.one_layer.linear import Linear
 
 
 def test_marginal_gaussianization_standardizes_its_training_data(rng):

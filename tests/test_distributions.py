@@ -4,7 +4,7 @@ from scipy import stats
 
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
 from nfref.gradcheck import check_gradient
-from nfref.linear import ElementwiseAffine, PLULinear
+from nfref.one_layer.linear import ElementwiseAffine, PLULinear
 
 
 def test_bases_match_scipy(rng):

@@ -5,7 +5,7 @@ import pytest
 
 from nfref.gradcheck import (check_gradient, check_jacobian, check_logdet, check_roundtrip,
                              check_vjp, numerical_gradient, relative_error)
-from nfref.linear import ElementwiseAffine
+from nfref.one_layer.linear import ElementwiseAffine
 
 
 class WrongVJP(ElementwiseAffine):

@@ -6,7 +6,7 @@ import pytest
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal
 from nfref.gradcheck import check_gradient
 from nfref.k_layers import Chain, log_likelihood_eq9
-from nfref.linear import ElementwiseAffine, Linear, PLULinear
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
 from nfref.optim import Adam
 
 

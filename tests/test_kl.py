@@ -5,7 +5,7 @@ import pytest
 
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal
 from nfref.kl import forward_kl, gaussian_kl, reverse_kl_and_grad
-from nfref.linear import ElementwiseAffine, Linear
+from nfref.one_layer.linear import ElementwiseAffine, Linear
 from nfref.optim import Adam, fit
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nfref.linear import Linear, PLULinear
+from nfref.one_layer.linear import Linear, PLULinear
 
 
 def test_singular_linear_map_is_refused():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nfref.gradcheck import check_gradient, numerical_jacobian
-from nfref.made import MADE
+from nfref.autoregressive.made import MADE
 
 
 @pytest.mark.parametrize("order", ["natural", "reversed", "random"])

@@ -5,11 +5,11 @@ import pytest
 
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
 from nfref.gradcheck import check_param_gradient
-from nfref.linear import Linear
+from nfref.one_layer.linear import Linear
 from nfref.one_layer import (Planar, Radial, backward_log_likelihood, conditional_log_likelihood,
                              fit_backward_gaussian, gaussian_mle, log_likelihood_eq7,
                              log_likelihood_eq8, mean_log_likelihood_and_grad)
-from nfref.one_layer.inverse_study import planar_inverse_errors
+from nfref.report.studies.planar_inverse import planar_inverse_errors
 
 TRANSFORMS = [Linear, Planar, Radial]
 

@@ -3,7 +3,7 @@ import io
 import numpy as np
 
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal
-from nfref.linear import ElementwiseAffine, Linear
+from nfref.one_layer.linear import ElementwiseAffine, Linear
 from nfref.optim import Adam, GradientDescent, fit, fit_lbfgs
 from nfref.transform import flatten_params, unflatten_params
 

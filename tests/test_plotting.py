@@ -11,7 +11,7 @@ import pytest
 from nfref.datasets import Banana, Checkerboard
 from nfref.distributions import Flow, StandardNormal, UniformCube
 from nfref.k_layers import Chain
-from nfref.linear import ElementwiseAffine, PLULinear
+from nfref.one_layer.linear import ElementwiseAffine, PLULinear
 from nfref.plotting import (density_grid, plot_density, plot_layers, plot_samples,
                             plot_training_curve, plot_warped_grid)
 

@@ -7,9 +7,9 @@ from numpy.polynomial import chebyshev as C
 from scipy import integrate
 
 from nfref.gradcheck import check_gradient
-from nfref.quadrature import clenshaw_curtis, clenshaw_curtis_unit, solve_increasing
-from nfref.transformers.integral import UMNN, umnn_log_integrand
-from nfref.transformers.sos import SumOfSquares
+from nfref.autoregressive.transformers.quadrature import clenshaw_curtis, clenshaw_curtis_unit, solve_increasing
+from nfref.autoregressive.transformers.integral import UMNN, umnn_log_integrand
+from nfref.autoregressive.transformers.sos import SumOfSquares
 
 # scipy's adaptive reference integrals warn when asked for 1e-14; their error is checked
 pytestmark = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
@@ -212,8 +212,8 @@ def test_sos_identity_monotone_and_refusals(rng):
 
 # ---------------------------------------------------------------------- inverted
 def test_inverted_transformer_swaps_directions_and_gradients(rng):
-    from nfref.transformers.inverted import Inverted
-    from nfref.transformers.spline import RationalQuadraticSpline
+    from nfref.autoregressive.transformers.inverted import Inverted
+    from nfref.autoregressive.transformers.spline import RationalQuadraticSpline
     for inner in (UMNN(2, 24), SumOfSquares(2, 2), RationalQuadraticSpline(4, 2.0)):
         f = Inverted(inner)
         t = rng.uniform(-2.5, 2.5, (4, 2))

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from nfref.gradcheck import check_gradient
-from nfref.transformers.spline import (RationalQuadraticSpline, _bin, _local, _take,
+from nfref.autoregressive.transformers.spline import (RationalQuadraticSpline, _bin, _local, _take,
                                        rq_discriminant, spline_knots)
 
 
@@ -166,7 +166,7 @@ def test_property_round_trip_monotone_finite(draw):
 
 def test_one_pass_inverse_vjp_equals_the_generic_implicit_rule(rng):
     from nfref.gradcheck import relative_error
-    from nfref.transformers.base import Transformer
+    from nfref.autoregressive.transformers.base import Transformer
     f = RationalQuadraticSpline(n_bins=8, bound=3.0)
     y = 2.0 * rng.standard_normal((500, 3))                     # tails included
     xi = rng.standard_normal((500, 3, f.n_params))

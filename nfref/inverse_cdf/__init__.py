@@ -22,11 +22,11 @@ The fixed laws used by the claims, figures and notebook, with samplers that do n
 :math:`Q`, are in :mod:`nfref.inverse_cdf.examples`.
 """
 
-from ._base import InverseCDFTransform, monotone_root, tril_inverse, tril_solve
-from .conditional import Conditional, ConditionalCDF, banana
-from .gaussian import GaussianCDF
-from .mixture import GaussianMixtureCDF
-from .morph import Morph, morph
+from nfref.inverse_cdf._base import InverseCDFTransform, monotone_root, tril_inverse, tril_solve
+from nfref.inverse_cdf.conditional import Conditional, ConditionalCDF, banana
+from nfref.inverse_cdf.gaussian import GaussianCDF
+from nfref.inverse_cdf.mixture import GaussianMixtureCDF
+from nfref.inverse_cdf.morph import Morph, morph
 
 __all__ = ["InverseCDFTransform", "GaussianCDF", "GaussianMixtureCDF", "Conditional",
            "ConditionalCDF", "banana", "Morph", "morph", "monotone_root", "tril_inverse",

@@ -30,8 +30,8 @@ substitution (:func:`tril_inverse`), so its upper triangle is exactly zero.
 
 import numpy as np
 
-from .._validation import as_rng
-from ..transform import Transform
+from nfref._validation import as_rng
+from nfref.transform import Transform
 
 __all__ = ["InverseCDFTransform", "tril_inverse", "tril_solve", "lower_solve", "monotone_root"]
 

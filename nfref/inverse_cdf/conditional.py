@@ -36,9 +36,8 @@ from typing import Callable, Optional
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from .._validation import as_rng
-from ..registry import register_case
-from ._base import InverseCDFTransform, monotone_root
+from nfref._validation import as_rng
+from nfref.inverse_cdf._base import InverseCDFTransform, monotone_root
 
 __all__ = ["Conditional", "ConditionalCDF", "banana"]
 
@@ -266,16 +265,3 @@ def banana(b=1.0, s=0.5, dim=2, with_ppf=True):
     law = ConditionalCDF(conds, name=f"banana(b={b:g}, s={s:g})")
     law.b, law.s = float(b), float(s)
     return law
-
-
-def _banana_case(with_ppf):
-    def make(d, rng):
-        rng = as_rng(rng)
-        b = rng.uniform(0.3, 1.0) * rng.choice([-1.0, 1.0])
-        return banana(b, rng.uniform(0.5, 1.0), d, with_ppf)
-    return make
-
-
-register_case("conditional_cdf_banana", _banana_case(True), dims=(1, 2, 3), base="uniform")
-register_case("conditional_cdf_banana_numerical", _banana_case(False), dims=(1, 2, 3),
-              base="uniform", roundtrip_tol=1e-8)

@@ -16,10 +16,10 @@ definition of each law.
 import numpy as np
 from scipy.special import ndtr
 
-from .._validation import as_rng
-from .conditional import Conditional, ConditionalCDF, banana
-from .gaussian import GaussianCDF
-from .mixture import GaussianMixtureCDF
+from nfref._validation import as_rng
+from nfref.inverse_cdf.conditional import Conditional, ConditionalCDF, banana
+from nfref.inverse_cdf.gaussian import GaussianCDF
+from nfref.inverse_cdf.mixture import GaussianMixtureCDF
 
 __all__ = ["example_gaussian", "example_mixture", "example_banana", "example_gumbel",
            "sample_direct", "marginal_cdf", "BANANA_B", "BANANA_S"]

@@ -62,9 +62,8 @@ Then :math:`\nabla_R = \operatorname{tril}(\nabla_L,-1) + \operatorname{diag}(L_
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from .._validation import as_rng
-from ..registry import register_case
-from ._base import InverseCDFTransform, lower_solve, tril_inverse
+from nfref._validation import as_rng
+from nfref.inverse_cdf._base import InverseCDFTransform, lower_solve, tril_inverse
 
 __all__ = ["GaussianCDF"]
 
@@ -275,6 +274,3 @@ class GaussianCDF(InverseCDFTransform):
         gz = lower_solve(L, a, transpose=True)                     # L^{-T} a
         gL = -np.tril(gz.T @ eps) - gl.sum() * np.diag(1.0 / np.diag(L))
         return gz, {"mean": -gz.sum(0), "chol_raw": self._grad_raw(gL, L)}
-
-
-register_case("gaussian_cdf", lambda d, rng: GaussianCDF.random(d, rng), base="uniform")

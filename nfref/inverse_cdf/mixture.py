@@ -42,9 +42,8 @@ directions are those of :mod:`nfref.inverse_cdf._base`.
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from .._validation import as_rng
-from ..registry import register_case
-from ._base import InverseCDFTransform, monotone_root
+from nfref._validation import as_rng
+from nfref.inverse_cdf._base import InverseCDFTransform, monotone_root
 
 __all__ = ["GaussianMixtureCDF"]
 
@@ -210,11 +209,3 @@ class GaussianMixtureCDF(InverseCDFTransform):
         r = np.exp(lj - lj.max(axis=0))
         r /= r.sum(axis=0)                                         # full posterior
         return -np.einsum("kn,kli,knl->ni", r, self.chol_inv, eps)
-
-
-def _mixture_case(d, rng):
-    return GaussianMixtureCDF.random(d, rng)
-
-
-register_case("gaussian_mixture_cdf", _mixture_case, dims=(1, 2, 3), base="uniform",
-              roundtrip_tol=1e-8)

@@ -23,10 +23,10 @@ must recover the closed-form Gaussian MLE
 
 import numpy as np
 
-from .._validation import as_batch, as_data
-from ..distributions import Flow, UniformCube
-from ..inverse_cdf import GaussianCDF
-from ..optim import Adam, fit, fit_lbfgs
+from nfref._validation import as_batch, as_data
+from nfref.distributions import Flow, UniformCube
+from nfref.inverse_cdf import GaussianCDF
+from nfref.optim import Adam, fit, fit_lbfgs
 
 __all__ = ["backward_log_likelihood", "conditional_log_likelihood", "gaussian_mle",
            "fit_backward_gaussian"]

@@ -44,11 +44,11 @@ Only forward quantities appear: two forward VJPs at ``u`` and one solve with
 
 import numpy as np
 
-from .._validation import as_batch
-from ..distributions import UniformCube
-from ..gradcheck import numerical_jacobian
-from ..linear import ElementwiseAffine, Linear, PLULinear
-from ..transform import prefix_params
+from nfref._validation import as_batch
+from nfref.distributions import UniformCube
+from nfref.gradcheck import numerical_jacobian
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
+from nfref.transform import prefix_params
 
 __all__ = ["inverse_jacobian", "log_likelihood_eq7", "log_likelihood_eq8",
            "mean_log_likelihood_and_grad", "off_image_fraction"]

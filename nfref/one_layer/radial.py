@@ -59,10 +59,9 @@ The inverse VJP is the implicit-function rule of :mod:`nfref.transform` with
 
 import numpy as np
 
-from .._validation import as_rng
-from ..registry import register_case
-from ..transform import Transform
-from .planar import sigmoid, softplus
+from nfref._validation import as_rng
+from nfref.transform import Transform
+from nfref.one_layer.planar import sigmoid, softplus
 
 __all__ = ["Radial"]
 
@@ -200,6 +199,3 @@ class Radial(Transform):
         yh = y / np.where(R > 0, R, 1.0)[:, None]
         return (s[:, None, None] * np.eye(self.dim)
                 + (ds * R)[:, None, None] * yh[:, :, None] * yh[:, None, :])
-
-
-register_case("radial", Radial.random)

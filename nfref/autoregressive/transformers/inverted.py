@@ -15,8 +15,7 @@ upstream gradient flipped: ``forward_vjp(t, xi, gy, gld) = inner.inverse_vjp(t, 
 and ``inverse_vjp(y, xi, gt, gld) = inner.forward_vjp(y, xi, gt, -gld)``.
 """
 
-from ..registry import register_case
-from .base import Transformer
+from nfref.autoregressive.transformers.base import Transformer
 
 __all__ = ["Inverted"]
 
@@ -58,18 +57,3 @@ class Inverted(Transformer):
 
     def __repr__(self):
         return f"Inverted({self.inner!r})"
-
-
-# ---------------------------------------------------------------------- contract cases
-def _umnn_density_side():
-    from .integral import UMNN
-    return Inverted(UMNN(2, 24))
-
-
-def _make(d, rng):
-    from ..autoregressive import MAF
-    return MAF.random(d, rng, transformer=_umnn_density_side(), hidden_sizes=(8,))
-
-
-# UMNN on the density side of a MAF (Wehenkel and Louppe's UMNN-MAF); sampling is a solver.
-register_case("maf_inverted_umnn", _make, dims=(1, 2, 3), roundtrip_tol=1e-8)

@@ -47,7 +47,7 @@ pass of ``d`` network evaluations reuses them): :meth:`MADE.masked_weights`.
 
 import numpy as np
 
-from ._validation import as_rng, check_dim
+from nfref._validation import as_rng, check_dim
 
 __all__ = ["MADE", "mlp_forward", "mlp_backward", "mlp_jvp", "mlp_init", "made_degrees"]
 

@@ -6,13 +6,13 @@ With no subcommand, runs the derivation report and then writes the figures.
 import argparse
 import sys
 
-from .report import all_benchmarks, run_claims, write_figures
+from nfref.report.claims import all_benchmarks, run_claims, write_figures
 
 
 def _cases(args):
     import numpy as np
 
-    from .registry import contract_cases
+    from nfref.registry import contract_cases
     for name, case in contract_cases().items():
         t = case.make(2 if 2 in case.dims else case.dims[0], np.random.default_rng(0))
         print(f"{name:<32} dims {case.dims}  base {case.base:<8} {t!r}")

@@ -5,7 +5,7 @@ r"""Claims of notes 000, section 4.1: monotone transformers (integral-based and 
   finite-difference Jacobian of an IAF with the UMNN-style transformer;
 * :math:`\zeta` is strictly increasing and :math:`\partial_t\zeta = g` (UMNN-style, SOS) or
   the spline's derivative formula, against finite differences;
-* the Clenshaw-Curtis rule (nodes and weights derived in :mod:`nfref.quadrature`) against
+* the Clenshaw-Curtis rule (nodes and weights derived in :mod:`nfref.autoregressive.transformers.quadrature`) against
   ``scipy.integrate.quad``, and the UMNN value's quadrature error against the number of
   nodes, next to the log-derivative, which carries none;
 * the SOS closed form against adaptive quadrature;
@@ -19,12 +19,12 @@ maximum-likelihood step of a spline MAF, 8 bins, d = 2 and 8, batch 1024) are he
 import numpy as np
 from scipy import integrate
 
-from ..gradcheck import check_gradient, numerical_jacobian
-from ..quadrature import clenshaw_curtis
-from ..report import benchmark, claim, figure
-from ..transformers.integral import UMNN, umnn_log_integrand
-from ..transformers.sos import SumOfSquares
-from ..transformers.spline import (RationalQuadraticSpline, _bin, _local, _take,
+from nfref.gradcheck import check_gradient, numerical_jacobian
+from nfref.autoregressive.transformers.quadrature import clenshaw_curtis
+from nfref.report.claims import benchmark, claim, figure
+from nfref.autoregressive.transformers.integral import UMNN, umnn_log_integrand
+from nfref.autoregressive.transformers.sos import SumOfSquares
+from nfref.autoregressive.transformers.spline import (RationalQuadraticSpline, _bin, _local, _take,
                                    rq_discriminant, spline_knots)
 
 __all__ = ["umnn_reference", "quadrature_errors"]
@@ -75,7 +75,7 @@ def quadrature_errors(n_list=(2, 4, 8, 16, 24, 32, 40, 64), seed=0, n=8):
 @claim("sec. 4.1: log|det J| = sum_l log g(u_l; xi_l) (UMNN IAF); as printed, sum g, is off",
        where="000 sec. 4.1 (last formula)", bound=1e-8)
 def _():
-    from ..autoregressive import IAF
+    from nfref.autoregressive.maf import IAF
     t = IAF.random(4, 5, transformer=UMNN(3, 40), hidden_sizes=(8,))
     u = np.random.default_rng(5).standard_normal((30, 4))
     _, logdet = t.forward(u)                                    # sum of log g(u_l; xi_l)
@@ -285,8 +285,8 @@ def quadrature_figure():
 def _(stream):
     """Seconds per maximum-likelihood step (loss and gradient) of a spline MAF, 8 bins."""
     import time
-    from ..autoregressive import MAF
-    from ..distributions import Flow, StandardNormal
+    from nfref.autoregressive.maf import MAF
+    from nfref.distributions import Flow, StandardNormal
     print(f"{'flow':<40} {'d':>3} {'batch':>6} {'step (s)':>9}   best of 5", file=stream)
     for d in (2, 8):
         rng = np.random.default_rng(d)

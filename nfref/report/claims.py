@@ -93,7 +93,7 @@ def benchmark(name):
 
 
 def _discover():
-    from . import derivations
+    from nfref.report import derivations
     for mod in pkgutil.iter_modules(derivations.__path__, derivations.__name__ + "."):
         importlib.import_module(mod.name)
 

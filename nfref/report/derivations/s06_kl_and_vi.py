@@ -6,12 +6,12 @@ import io
 import numpy as np
 from scipy import stats
 
-from ..distributions import DiagonalNormal, Flow, StandardNormal
-from ..gradcheck import check_param_gradient
-from ..kl import elbo, gaussian_kl, reverse_kl_and_grad
-from ..linear import Linear, PLULinear
-from ..optim import fit_lbfgs
-from ..report import claim
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal
+from nfref.gradcheck import check_param_gradient
+from nfref.kl import elbo, gaussian_kl, reverse_kl_and_grad
+from nfref.one_layer.linear import Linear, PLULinear
+from nfref.optim import fit_lbfgs
+from nfref.report.claims import claim
 
 
 def _gaussian_target(d, seed):

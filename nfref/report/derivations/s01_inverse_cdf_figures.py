@@ -7,10 +7,10 @@ Every figure uses fixed seeds, so the PNGs are reproducible.
 import numpy as np
 from scipy import stats
 
-from ..inverse_cdf import GaussianCDF, Morph
-from ..inverse_cdf.examples import (example_banana, example_gaussian, example_gumbel,
+from nfref.inverse_cdf import GaussianCDF, Morph
+from nfref.inverse_cdf.examples import (example_banana, example_gaussian, example_gumbel,
                                     example_mixture, sample_direct)
-from ..report import figure
+from nfref.report.claims import figure
 
 
 def _plt():

@@ -7,8 +7,8 @@ negative log-likelihood of a :class:`~nfref.distributions.Flow` with its analyti
 
 import numpy as np
 
-from .._validation import as_batch
-from ..optim import Adam, fit, fit_lbfgs
+from nfref._validation import as_batch
+from nfref.optim import Adam, fit, fit_lbfgs
 
 __all__ = ["fit_flow", "example_datasets", "fit_one_layer_models"]
 
@@ -69,10 +69,10 @@ def example_datasets(n_train=500, n_test=2000):
 
     ``truth`` has ``logpdf``, so the fits can be compared with the best possible value.
     """
-    from ..datasets import Banana
-    from ..distributions import Flow, StandardNormal
-    from .planar import Planar
-    from .radial import Radial
+    from nfref.datasets import Banana
+    from nfref.distributions import Flow, StandardNormal
+    from nfref.one_layer.planar import Planar
+    from nfref.one_layer.radial import Radial
     truths = {
         "planar S": Flow(StandardNormal(2), Planar([3.0, 0.0], [0.0, 2.0], [0.0])),
         "radial hole": Flow(StandardNormal(2), Radial([0.0, 0.0], [_sp_inv(0.2)],
@@ -95,10 +95,10 @@ def fit_one_layer_models(x, n_restarts=3, n_steps=200):
     dict
         ``{"linear": flow, "planar": flow, "radial": flow}``.
     """
-    from ..distributions import DiagonalNormal, Flow, StandardNormal
-    from ..linear import Linear
-    from .planar import Planar
-    from .radial import Radial
+    from nfref.distributions import DiagonalNormal, Flow, StandardNormal
+    from nfref.one_layer.linear import Linear
+    from nfref.one_layer.planar import Planar
+    from nfref.one_layer.radial import Radial
     x = as_batch(x, 2, "x")
     out = {"linear": Flow(StandardNormal(2), Linear(np.eye(2), np.zeros(2)))}
     fit_flow(out["linear"], x, n_steps=n_steps)

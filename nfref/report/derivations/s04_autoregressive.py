@@ -6,12 +6,12 @@ The fits to toy densities and the training-step benchmark are in :mod:`.s04_fitt
 
 import numpy as np
 
-from ..autoregressive import IAF, MAF, maf_stack
-from ..coupling import Coupling
-from ..gradcheck import check_vjp, numerical_jacobian
-from ..made import MADE
-from ..report import claim, figure
-from ..transformers import BoundedAffine
+from nfref.autoregressive.maf import IAF, MAF, maf_stack
+from nfref.autoregressive.coupling import Coupling
+from nfref.gradcheck import check_vjp, numerical_jacobian
+from nfref.autoregressive.made import MADE
+from nfref.report.claims import claim, figure
+from nfref.autoregressive.transformers import BoundedAffine
 
 ORDERS = ("natural", "reversed", "random")
 

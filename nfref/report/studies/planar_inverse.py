@@ -24,8 +24,8 @@ A loop over parameter draws; each draw handles its batch of points at once.
 
 import numpy as np
 
-from .._validation import as_rng
-from .planar import Planar
+from nfref._validation import as_rng
+from nfref.one_layer.planar import Planar
 
 __all__ = ["planar_inverse_errors", "reference_inverse", "plot_planar_inverse_errors"]
 

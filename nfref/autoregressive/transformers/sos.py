@@ -32,17 +32,15 @@ Gradients (:math:`M` symmetric, :math:`p_k' = \sum_r r a_{kr}\tau^{r-1}`,
     \frac{\partial\zeta}{\partial a_{kr}} = 2\sigma\sum_q M_{rq}\,a_{kq},\qquad
     \frac{\partial\lambda}{\partial a_{kr}} = \frac{2\,p_k\,\tau^r}{g}.
 
-Inverse: :func:`nfref.quadrature.solve_increasing` (automatic bracket, safeguarded Newton
+Inverse: :func:`nfref.autoregressive.transformers.quadrature.solve_increasing` (automatic bracket, safeguarded Newton
 with the exact derivative); its gradient is the implicit-function rule of
-:mod:`nfref.transformers.base`.
+:mod:`nfref.autoregressive.transformers.base`.
 """
 
 import numpy as np
 
-from ..quadrature import solve_increasing
-from ..registry import register_case
-from .base import Transformer
-from .spline import _flow_case
+from nfref.autoregressive.transformers.quadrature import solve_increasing
+from nfref.autoregressive.transformers.base import Transformer
 
 __all__ = ["SumOfSquares", "sos_forward", "sos_forward_vjp"]
 
@@ -176,16 +174,3 @@ class SumOfSquares(Transformer):
     def __repr__(self):
         return (f"SumOfSquares(n_squares={self.n_squares}, degree={self.degree}, "
                 f"scale={self.scale}, floor={self.floor})")
-
-
-# ---------------------------------------------------------------------- contract cases
-# floor = 0.5 and scale = 8: the contract's density check integrates on a 401 x 401 grid
-# over the image of [-8, 8]^2, which cannot resolve the narrow spikes a small floor allows
-# (density up to 1/floor times the base's) nor the wide image of a quintic with scale 4
-# (at 1601 x 1601 points those integrate to 1 as well). The inverse is a solver: 1e-8.
-def _sos():
-    return SumOfSquares(n_squares=2, degree=2, scale=8.0, floor=0.5)
-
-
-register_case("maf_sos", _flow_case("MAF", _sos), dims=(1, 2, 3), roundtrip_tol=1e-8)
-register_case("coupling_sos", _flow_case("coupling", _sos), roundtrip_tol=1e-8)

@@ -4,17 +4,17 @@ Every claim compares the code with an independent computation: finite difference
 ``scipy.stats`` densities, Schur complements written out here, points drawn without ``Q``
 (:func:`nfref.inverse_cdf.examples.sample_direct`) and exact marginal CDFs. Statistical
 claims report a p-value (``at_least=True``) with a fixed seed; the test statistics are in
-the detail column. The figures are in :mod:`nfref.derivations.s01_inverse_cdf_figures`.
+the detail column. The figures are in :mod:`nfref.report.derivations.s01_inverse_cdf_figures`.
 """
 
 import numpy as np
 from scipy import stats
 
-from ..gradcheck import numerical_jacobian
-from ..inverse_cdf import GaussianCDF, GaussianMixtureCDF, Morph, banana
-from ..inverse_cdf.examples import (example_banana, example_gaussian, example_gumbel,
+from nfref.gradcheck import numerical_jacobian
+from nfref.inverse_cdf import GaussianCDF, GaussianMixtureCDF, Morph, banana
+from nfref.inverse_cdf.examples import (example_banana, example_gaussian, example_gumbel,
                                     example_mixture, marginal_cdf, sample_direct)
-from ..report import benchmark, claim
+from nfref.report.claims import benchmark, claim
 
 N_STAT = 100_000      # sample size of the statistical claims
 
@@ -273,7 +273,7 @@ def _():
 @claim("Gaussian: Flow(UniformCube, G).logpdf = log N(z) out to 30 sd",
        where="000 sec. 1.1; 2.2", bound=1e-10)
 def _():
-    from ..distributions import Flow, UniformCube
+    from nfref.distributions import Flow, UniformCube
     law = example_gaussian(3)
     eps = np.random.default_rng(44).standard_normal((200, 3))
     eps *= np.linspace(0.1, 30.0, 200)[:, None] / np.linalg.norm(eps, axis=1, keepdims=True)

@@ -6,7 +6,7 @@ into a conditioning block :math:`A` and a transformed block :math:`B`:
 
 .. math::  x_A = u_A, \qquad x_B = \zeta(u_B;\ \xi(u_A)),
 
-with any :class:`~nfref.transformers.Transformer` :math:`\zeta` applied elementwise and a
+with any :class:`~nfref.autoregressive.transformers.Transformer` :math:`\zeta` applied elementwise and a
 plain tanh MLP conditioner :math:`\xi: \mathbb{R}^{|A|} \to \mathbb{R}^{|B| \times k}`. The
 inverse has the same cost as the forward pass (both are one MLP pass):
 :math:`u_A = x_A`, :math:`u_B = \zeta^{-1}(x_B; \xi(x_A))`.
@@ -19,7 +19,7 @@ the coordinates ordered :math:`(A, B)`, the Jacobian is block lower triangular,
 
 Gradients. For :math:`L = g_x^\top x + g_\ell \log|\det J|`, the transformer's VJP at
 :math:`(u_B, \xi)` with upstream :math:`(g_{x,B}, g_\ell)` gives :math:`(\bar u_B, \bar\xi)`, and the
-MLP backward pass (:func:`nfref.made.mlp_backward`) carries :math:`\bar\xi` to the weights and
+MLP backward pass (:func:`nfref.autoregressive.made.mlp_backward`) carries :math:`\bar\xi` to the weights and
 to :math:`u_A`:
 
 .. math::  \nabla_{u_A} L = g_{x,A} + (\partial_{u_A}\xi)^\top\bar\xi, \qquad
@@ -39,11 +39,10 @@ reduces to its output bias; ``hidden_sizes`` is ignored).
 
 import numpy as np
 
-from ._validation import as_rng, check_dim
-from .made import mlp_backward, mlp_forward, mlp_init, mlp_jvp
-from .registry import register_case
-from .transform import Transform
-from .transformers import Affine, BoundedAffine, Transformer
+from nfref._validation import as_rng, check_dim
+from nfref.autoregressive.made import mlp_backward, mlp_forward, mlp_init, mlp_jvp
+from nfref.transform import Transform
+from nfref.autoregressive.transformers import Affine, BoundedAffine, Transformer
 
 __all__ = ["Coupling", "Permute", "coupling_stack"]
 
@@ -55,7 +54,7 @@ class Coupling(Transform):
     ----------
     dim : int
     transformer : Transformer, optional
-        :class:`~nfref.transformers.Affine` if omitted (RealNVP's affine coupling).
+        :class:`~nfref.autoregressive.transformers.Affine` if omitted (RealNVP's affine coupling).
     hidden_sizes : sequence of int
         Hidden tanh layers of the conditioner (ignored for ``d = 1``).
     flip : bool
@@ -75,7 +74,7 @@ class Coupling(Transform):
                  random_state=None, output_scale=0.1):
         transformer = Affine() if transformer is None else transformer
         if not isinstance(transformer, Transformer):
-            raise ValueError("Coupling: expected a nfref.transformers.Transformer, "
+            raise ValueError("Coupling: expected a nfref.autoregressive.transformers.Transformer, "
                              f"got {type(transformer).__name__}")
         self.transformer = transformer
         self.numerical_inverse = bool(transformer.numerical_inverse)
@@ -247,22 +246,7 @@ def coupling_stack(dim, n_layers=6, hidden_sizes=(64, 64), transformer=None,
                    random_state=None, output_scale=0.1):
     """A :class:`~nfref.k_layers.Chain` of coupling layers with alternating ``flip``
     (RealNVP's alternating masks, Dinh et al., 2017, sec. 3.4)."""
-    from .k_layers import Chain
+    from nfref.k_layers import Chain
     rng = as_rng(random_state)
     return Chain([Coupling(dim, transformer, hidden_sizes, bool(k % 2), rng,
                            output_scale=output_scale) for k in range(n_layers)])
-
-
-# ---------------------------------------------------------------------- contract cases
-def _case(hidden, flip=False, transformer=None):
-    def make(d, rng):
-        tr = transformer() if transformer is not None else None
-        return Coupling.random(d, rng, transformer=tr, hidden_sizes=hidden, flip=flip)
-    return make
-
-
-register_case("coupling_affine_h4", _case((4,)))
-register_case("coupling_affine_h8x8_flip", _case((8, 8), flip=True))
-register_case("coupling_affine_h16", _case((16,)))
-register_case("coupling_bounded_affine_h6", _case((6,), transformer=lambda: BoundedAffine(2.0)))
-register_case("permute", lambda d, rng: Permute.random(d, rng))

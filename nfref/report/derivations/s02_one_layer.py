@@ -11,16 +11,16 @@ random parameter draws is the benchmark ``s02_planar_inverse``
 import numpy as np
 from scipy import stats
 
-from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
-from ..gradcheck import check_param_gradient, check_vjp, numerical_jacobian, relative_error
-from ..inverse_cdf import GaussianCDF
-from ..linear import Linear
-from ..one_layer import (Planar, Radial, backward_log_likelihood, conditional_log_likelihood,
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from nfref.gradcheck import check_param_gradient, check_vjp, numerical_jacobian, relative_error
+from nfref.inverse_cdf import GaussianCDF
+from nfref.one_layer.linear import Linear
+from nfref.one_layer import (Planar, Radial, backward_log_likelihood, conditional_log_likelihood,
                          fit_backward_gaussian, gaussian_mle, log_likelihood_eq7,
                          log_likelihood_eq8, mean_log_likelihood_and_grad)
-from ..one_layer.inverse_study import planar_inverse_errors
-from ..one_layer.planar import sech2
-from ..report import benchmark, claim, figure
+from nfref.report.studies.planar_inverse import planar_inverse_errors
+from nfref.one_layer.planar import sech2
+from nfref.report.claims import benchmark, claim, figure
 
 FLOWS = (Linear, Planar, Radial)
 
@@ -252,7 +252,7 @@ def _pushed_layers():
 def _():
     """N(0, I) pushed through one planar and one radial layer: density and warped grid."""
     import matplotlib.pyplot as plt
-    from ..plotting import plot_density, plot_warped_grid
+    from nfref.plotting import plot_density, plot_warped_grid
     fig, axes = plt.subplots(2, 3, figsize=(11, 7))
     bounds = ((-4, 4), (-4, 4))
     base = StandardNormal(2)
@@ -270,8 +270,8 @@ def _():
 def _():
     """Maximum-likelihood fits of a Gaussian, a planar and a radial layer to three data sets."""
     import matplotlib.pyplot as plt
-    from ..one_layer.fitting import example_datasets, fit_one_layer_models
-    from ..plotting import plot_density
+    from nfref.report.studies.one_layer_fits import example_datasets, fit_one_layer_models
+    from nfref.plotting import plot_density
     data = example_datasets()
     fig, axes = plt.subplots(3, 4, figsize=(13, 9.5))
     for row, (name, (x, x_test, truth)) in zip(axes, data.items()):
@@ -292,7 +292,7 @@ def _():
 @figure("s02_planar_inverse_error")
 def _():
     """Planar round-trip error against the float64 floor set by conditioning (2000 draws)."""
-    from ..one_layer.inverse_study import plot_planar_inverse_errors
+    from nfref.report.studies.planar_inverse import plot_planar_inverse_errors
     r = planar_inverse_errors(n_draws=2000, n_points=50, random_state=1)
     ax = plot_planar_inverse_errors(r)
     fig = ax.figure

@@ -74,14 +74,13 @@ the same for heights. Through the softmax,
 :math:`g_{u^w_i} = 2B(1-Km_w)\,p_i(g_{w_i} - \sum_j p_j g_{w_j})`; through the softplus,
 :math:`\partial\delta_j/\partial u^d_j = \operatorname{sigmoid}(u^d_j)`. Outside
 :math:`[-B, B]`, :math:`y = x`, :math:`\lambda = 0`, and only :math:`\partial_x y = 1`.
-The inverse's gradient is the implicit-function rule of :mod:`nfref.transformers.base`
+The inverse's gradient is the implicit-function rule of :mod:`nfref.autoregressive.transformers.base`
 (exact here, since the inverse is exact), evaluated in one pass by ``rq_vjp(..., inverse=True)``.
 """
 
 import numpy as np
 
-from ..registry import register_case
-from .base import Transformer
+from nfref.autoregressive.transformers.base import Transformer
 
 __all__ = ["RationalQuadraticSpline", "spline_knots", "rq_forward", "rq_inverse",
            "rq_discriminant", "rq_vjp"]
@@ -203,7 +202,7 @@ def rq_vjp(x, xi, gy, gld, n_bins, bound, min_width, min_height, min_derivative,
 
     With ``inverse=True``, ``x`` is the inverse's output at some ``y``, ``gy`` is the upstream
     gradient of ``x`` and the result is the inverse direction's ``(gy, gxi)``: the implicit
-    rule of :mod:`nfref.transformers.base`, :math:`s = (g_x + g_\lambda\partial_x\lambda)/y'`,
+    rule of :mod:`nfref.autoregressive.transformers.base`, :math:`s = (g_x + g_\lambda\partial_x\lambda)/y'`,
     :math:`\nabla_y = s`, :math:`\nabla_\xi = g_\lambda\partial_\xi\lambda - s\,\partial_\xi y`,
     in one pass (the forward rule below with upstream :math:`(-s, g_\lambda)`).
     """
@@ -332,21 +331,3 @@ class RationalQuadraticSpline(Transformer):
 
     def __repr__(self):
         return f"RationalQuadraticSpline(n_bins={self.n_bins}, bound={self.bound})"
-
-
-# ---------------------------------------------------------------------- contract cases
-def _flow_case(kind, make_transformer, hidden=(8,)):
-    """``make(d, rng)`` for a MAF, IAF or coupling layer around a fresh transformer."""
-    def make(d, rng):
-        if kind == "coupling":
-            from ..coupling import Coupling as cls
-        else:
-            from .. import autoregressive
-            cls = getattr(autoregressive, kind)
-        return cls.random(d, rng, transformer=make_transformer(), hidden_sizes=hidden)
-    return make
-
-
-register_case("maf_spline", _flow_case("MAF", lambda: RationalQuadraticSpline(4, 3.0)))
-register_case("coupling_spline",
-              _flow_case("coupling", lambda: RationalQuadraticSpline(5, 2.5)))

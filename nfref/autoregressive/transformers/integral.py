@@ -17,12 +17,12 @@ conditioner. Since :math:`|h - c_0| \le \sum_j |c_j|`, :math:`g` lies in
 bijection of R.
 
 Value, derivative, log-derivative. The integral is computed by Clenshaw-Curtis
-quadrature (:mod:`nfref.quadrature`), :math:`\int_0^t g \approx t\sum_i\omega_i g(t\tau_i)`,
+quadrature (:mod:`nfref.autoregressive.transformers.quadrature`), :math:`\int_0^t g \approx t\sum_i\omega_i g(t\tau_i)`,
 so **the value carries the quadrature error**. The derivative is :math:`g(t)` exactly
 (Leibniz rule), so **the log-derivative** :math:`\lambda = \log\zeta'(t) = h(t)` **carries
 none**: it is the exact log-derivative of the exact integral, and differs from the
 derivative of the computed value by the derivative of the quadrature error (measured in
-:mod:`nfref.derivations.s05_transformers` against the number of nodes).
+:mod:`nfref.report.derivations.s05_transformers` against the number of nodes).
 
 Gradients (with :math:`z_j(s) = a_j s + b_j`, :math:`\operatorname{sech}^2 = 1 - \tanh^2`):
 
@@ -47,19 +47,17 @@ gradient of the computed value), with
 and :math:`\partial\lambda/\partial\theta = \partial h(t)/\partial\theta`,
 :math:`\partial\lambda/\partial\beta = 0`.
 
-Inverse: :func:`nfref.quadrature.solve_increasing` (safeguarded Newton) on the computed
+Inverse: :func:`nfref.autoregressive.transformers.quadrature.solve_increasing` (safeguarded Newton) on the computed
 value, bracketed by :math:`(y-\beta)/g_{\max}` and :math:`(y-\beta)/g_{\min}` (the computed
 integral lies between :math:`g_{\min}t` and :math:`g_{\max}t` since the weights are positive
 and sum to 1), so a round trip is exact to the solver's tolerance; its
-gradient is the implicit-function rule of :mod:`nfref.transformers.base`.
+gradient is the implicit-function rule of :mod:`nfref.autoregressive.transformers.base`.
 """
 
 import numpy as np
 
-from ..quadrature import clenshaw_curtis_unit, solve_increasing
-from ..registry import register_case
-from .base import Transformer
-from .spline import _flow_case
+from nfref.autoregressive.transformers.quadrature import clenshaw_curtis_unit, solve_increasing
+from nfref.autoregressive.transformers.base import Transformer
 
 __all__ = ["UMNN", "umnn_log_integrand", "umnn_forward", "umnn_forward_vjp"]
 
@@ -137,7 +135,7 @@ class UMNN(Transformer):
     n_intervals : int
         Clenshaw-Curtis intervals ``N`` (``N + 1`` nodes). With the default 40 the value
         error is below 1e-12 for ``xi ~ N(0, 1)``, ``H = 3`` and ``|t| <= 6`` (the claim
-        "UMNN value" of :mod:`nfref.derivations.s05_transformers` measures it); it grows
+        "UMNN value" of :mod:`nfref.report.derivations.s05_transformers` measures it); it grows
         with ``|t|`` and with the steepness ``|a_j|`` of the integrand.
 
     Examples
@@ -192,16 +190,3 @@ class UMNN(Transformer):
 
     def __repr__(self):
         return f"UMNN(n_hidden={self.n_hidden}, n_intervals={self.n_intervals})"
-
-
-# ---------------------------------------------------------------------- contract cases
-# The value carries the quadrature error of n_intervals = 24: about 1e-8 for xi ~ N(0, 1)
-# and |t| <= 6 (1e-12 at 40 intervals; claim "UMNN value" in
-# nfref.derivations.s05_transformers), far below what the Jacobian check at relative 1e-6
-# resolves. The log-determinant is exact (log g). The inverse is a solver on the computed
-# value, so round trips are held to the numerical-inverse bound 1e-8.
-# Dimensions up to 3 keep the finite-difference checks of the solver-based inverse cheap.
-register_case("maf_umnn", _flow_case("MAF", lambda: UMNN(2, 24)), dims=(1, 2, 3),
-              roundtrip_tol=1e-8)
-register_case("coupling_umnn", _flow_case("coupling", lambda: UMNN(2, 24)),
-              dims=(1, 2, 3), roundtrip_tol=1e-8)

@@ -7,10 +7,10 @@ Gaussian base. Each claim compares two independent computations.
 import numpy as np
 from scipy import stats
 
-from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
-from ..gradcheck import check_normalization, check_param_gradient
-from ..linear import ElementwiseAffine, Linear, PLULinear
-from ..report import benchmark, claim
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from nfref.gradcheck import check_normalization, check_param_gradient
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
+from nfref.report.claims import benchmark, claim
 
 
 def _linear_flow(d, seed=0):
@@ -88,8 +88,8 @@ def _():
 @benchmark("contract_bounds")
 def _(stream):
     """The largest error of each contract check over every registered case and dimension."""
-    from ..gradcheck import check_jacobian, check_logdet, check_roundtrip, check_vjp
-    from ..registry import contract_cases
+    from nfref.gradcheck import check_jacobian, check_logdet, check_roundtrip, check_vjp
+    from nfref.registry import contract_cases
 
     worst = {"round trip (analytic inverse)": (0.0, ""), "round trip (numerical inverse)": (0.0, ""),
              "log-determinant": (0.0, ""), "jacobian (relative)": (0.0, ""),

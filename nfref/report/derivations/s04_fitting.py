@@ -4,7 +4,7 @@ of one training step.
 Maximum likelihood (notes 003) with a standard normal base: the loss is the mean of
 :math:`-\log p_U(u) - \log|\det J_{\phi^{-1}}(x)|` over a mini-batch, :math:`u = \phi^{-1}(x)`;
 for MAF that is one parallel MADE pass per layer (the density direction), and its gradient
-comes from the layers' hand-derived inverse VJPs (:mod:`nfref.autoregressive`).
+comes from the layers' hand-derived inverse VJPs (:mod:`nfref.autoregressive.maf`).
 
 Score. On held-out data from a density :math:`p` with a closed form,
 :math:`\frac1n\sum -\log q(x_i) - \frac1n\sum -\log p(x_i)` estimates
@@ -19,13 +19,13 @@ import time
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import as_batch, as_rng
-from ..autoregressive import maf_stack
-from ..coupling import coupling_stack
-from ..distributions import Flow, StandardNormal
-from ..optim import Adam, fit
-from ..report import benchmark, claim, figure
-from ..transformers import BoundedAffine
+from nfref._validation import as_batch, as_rng
+from nfref.autoregressive.maf import maf_stack
+from nfref.autoregressive.coupling import coupling_stack
+from nfref.distributions import Flow, StandardNormal
+from nfref.optim import Adam, fit
+from nfref.report.claims import benchmark, claim, figure
+from nfref.autoregressive.transformers import BoundedAffine
 
 __all__ = ["MixtureND", "gmm8", "fit_mle", "heldout_gap", "toy_fit"]
 
@@ -93,7 +93,7 @@ def toy_fit(name, kind="maf", n_steps=1500, n_layers=5, hidden=(32, 32), batch=2
     Returns ``(flow, toy, test, gap)`` with ``gap`` the held-out NLL minus the exact one
     (the toys' quadrature or closed-form densities).
     """
-    from ..datasets import make_toy
+    from nfref.datasets import make_toy
     toy = make_toy(name)
     rng = np.random.default_rng(seed)
     train, test = toy.rvs(20000, rng), toy.rvs(4000, rng)
@@ -144,10 +144,10 @@ def _reverse_kl_estimate(flow, log_target, n=5000, seed=1):
 @claim("IAF trained by reverse KL (VI, no autodiff) on the banana: KL(q || p) in nats",
        where="002 IAF; 001 reverse KL", bound=0.15)
 def _():
-    from ..autoregressive import IAF
-    from ..datasets import Banana
-    from ..kl import reverse_kl_and_grad
-    from ..transformers import Affine
+    from nfref.autoregressive.maf import IAF
+    from nfref.datasets import Banana
+    from nfref.kl import reverse_kl_and_grad
+    from nfref.autoregressive.transformers import Affine
     toy, rng = Banana(), np.random.default_rng(0)
     flow = Flow(StandardNormal(2), maf_stack(2, 3, (16,), Affine(), random_state=1, cls=IAF))
     start = _reverse_kl_estimate(flow, toy.logpdf)
@@ -160,10 +160,10 @@ def _():
 @claim("reverse-KL gradient through an IAF stack (forward VJPs) against finite differences",
        where="001 reverse KL; 002 IAF", bound=1e-6)
 def _():
-    from ..autoregressive import IAF
-    from ..datasets import Banana
-    from ..gradcheck import check_gradient
-    from ..kl import reverse_kl_and_grad
+    from nfref.autoregressive.maf import IAF
+    from nfref.datasets import Banana
+    from nfref.gradcheck import check_gradient
+    from nfref.kl import reverse_kl_and_grad
     toy = Banana()
     flow = Flow(StandardNormal(2), maf_stack(2, 2, (6,), random_state=3, cls=IAF,
                                              output_scale=1.0))

@@ -5,12 +5,12 @@ the index of Y_k in eq. (9)). Figures: the density of every Y_k, layer by layer.
 
 import numpy as np
 
-from ..distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
-from ..gradcheck import check_param_gradient
-from ..k_layers import Chain, log_likelihood_eq9, nll_and_grad
-from ..linear import ElementwiseAffine, PLULinear
-from ..one_layer import Planar, Radial
-from ..report import benchmark, claim, figure
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
+from nfref.gradcheck import check_param_gradient
+from nfref.k_layers import Chain, log_likelihood_eq9, nll_and_grad
+from nfref.one_layer.linear import ElementwiseAffine, PLULinear
+from nfref.one_layer import Planar, Radial
+from nfref.report.claims import benchmark, claim, figure
 
 
 def mixed_chain(d, K, rng, scale=0.7):
@@ -136,7 +136,7 @@ def _():
 def fitted_planar_flow(toy, K=8, n=1500, steps=400, seed=0, lr=0.05):
     """A flow of ``K`` planar layers on a diagonal-normal base fitted to ``n`` draws of ``toy``
     by Adam on the one-pass NLL gradient; returns ``(flow, history, data)``."""
-    from ..optim import Adam, fit
+    from nfref.optim import Adam, fit
     rng = np.random.default_rng(seed)
     data = toy.rvs(n, random_state=rng)
     mean, std = data.mean(0), data.std(0)
@@ -149,8 +149,8 @@ def fitted_planar_flow(toy, K=8, n=1500, steps=400, seed=0, lr=0.05):
 
 @figure("s03_layers_density")
 def _():
-    from ..datasets import TwoMoons
-    from ..plotting import plot_layers, plot_samples
+    from nfref.datasets import TwoMoons
+    from nfref.plotting import plot_layers, plot_samples
     import matplotlib.pyplot as plt
     toy = TwoMoons()
     flow, _, data = fitted_planar_flow(toy, K=8, steps=600)
@@ -165,8 +165,8 @@ def _():
 
 @figure("s03_warped_grids")
 def _():
-    from ..datasets import TwoMoons
-    from ..plotting import plot_warped_grid
+    from nfref.datasets import TwoMoons
+    from nfref.plotting import plot_warped_grid
     import matplotlib.pyplot as plt
     flow, _, _ = fitted_planar_flow(TwoMoons(), K=8, steps=600)
     chain = Chain([ElementwiseAffine(flow.base.params["loc"], flow.base.params["log_scale"]),
@@ -242,7 +242,7 @@ def k_table(toy, Ks=(1, 2, 4, 8, 16, 32), n_train=3000, n_test=20000, steps=1500
     data's mean and standard deviation, planar parameters from ``Planar.random(scale=0.5)``.
     """
     import time
-    from ..optim import Adam, fit
+    from nfref.optim import Adam, fit
     rng = np.random.default_rng(seed)
     train, test = toy.rvs(n_train, random_state=rng), toy.rvs(n_test, random_state=rng)
     log_p_test = toy.logpdf(test)
@@ -273,7 +273,7 @@ def _k_row(row, entropy):
 def _(stream):
     """The K table: test NLL of K planar layers against the exact entropy of the toy."""
     import sys
-    from ..datasets import TwoMoons, Banana
+    from nfref.datasets import TwoMoons, Banana
     stream = stream or sys.stdout
     for toy in (TwoMoons(), Banana()):
         H, H_se = toy.entropy(n=400_000, random_state=1)

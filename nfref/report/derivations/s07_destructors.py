@@ -5,11 +5,11 @@ import functools
 import numpy as np
 from scipy import stats
 
-from ..destructors import fit_rbig
-from ..distributions import Flow, StandardNormal
-from ..gradcheck import integrate_density
-from ..k_layers import Chain
-from ..report import claim, figure
+from nfref.destructors import fit_rbig
+from nfref.distributions import Flow, StandardNormal
+from nfref.gradcheck import integrate_density
+from nfref.k_layers import Chain
+from nfref.report.claims import claim, figure
 
 
 def _banana(n, seed):

@@ -1,5 +1,5 @@
 r"""Transformers: univariate increasing maps :math:`\zeta(t; \xi)` for autoregressive
-and coupling flows (notes 000, section 4). See :mod:`nfref.transformers.base` for the
+and coupling flows (notes 000, section 4). See :mod:`nfref.autoregressive.transformers.base` for the
 interface and the generic inverse gradient.
 
 =============================  =====================================================
@@ -8,14 +8,16 @@ interface and the generic inverse gradient.
 :class:`UMNN`                  :math:`\int_0^t g(s;\xi)\,ds + \beta`, ``integral.py``
 :class:`SumOfSquares`          sum-of-squares polynomial, ``sos.py``
 :class:`RationalQuadraticSpline`  monotone rational-quadratic spline, ``spline.py``
+:class:`Inverted`              :math:`\zeta^{-1}` of any of these, ``inverted.py``
 =============================  =====================================================
 """
 
-from .base import Transformer
-from .affine import Affine, BoundedAffine
-from .integral import UMNN
-from .sos import SumOfSquares
-from .spline import RationalQuadraticSpline
+from nfref.autoregressive.transformers.base import Transformer
+from nfref.autoregressive.transformers.affine import Affine, BoundedAffine
+from nfref.autoregressive.transformers.integral import UMNN
+from nfref.autoregressive.transformers.sos import SumOfSquares
+from nfref.autoregressive.transformers.spline import RationalQuadraticSpline
+from nfref.autoregressive.transformers.inverted import Inverted
 
 __all__ = ["Transformer", "Affine", "BoundedAffine", "UMNN", "SumOfSquares",
-           "RationalQuadraticSpline"]
+           "RationalQuadraticSpline", "Inverted"]

@@ -18,7 +18,7 @@ with upstream :math:`g_t, g_\lambda`:
     \nabla_y = g_t e^{-\alpha}, \qquad \nabla_\mu = -g_t e^{-\alpha}, \qquad
     \nabla_\alpha = -g_t\, t + g_\lambda,
 
-which is what the generic implicit rule of :mod:`nfref.transformers.base` gives, written
+which is what the generic implicit rule of :mod:`nfref.autoregressive.transformers.base` gives, written
 out (it is overridden here only to save two passes).
 
 Bounded scale. :class:`BoundedAffine` uses :math:`\alpha = s\tanh(r/s)` with a fixed
@@ -29,7 +29,7 @@ bound :math:`s`, so :math:`|\alpha| < s` and the scale stays in :math:`(e^{-s}, 
 
 import numpy as np
 
-from .base import Transformer
+from nfref.autoregressive.transformers.base import Transformer
 
 __all__ = ["Affine", "BoundedAffine"]
 

@@ -3,8 +3,8 @@ r"""The transformer slot of an autoregressive or coupling flow (notes 000, secti
 A *transformer* is a univariate, strictly increasing map :math:`y = \zeta(t; \xi)`
 applied elementwise: dimension ``l`` of a point is transformed by
 :math:`\zeta(\cdot; \xi_l)`, where :math:`\xi_l \in \mathbb{R}^k` comes from a
-conditioner (a MADE network in :mod:`nfref.autoregressive`, a plain MLP in
-:mod:`nfref.coupling`). The transformer owns no parameters: all of them are in
+conditioner (a MADE network in :mod:`nfref.autoregressive.maf`, a plain MLP in
+:mod:`nfref.autoregressive.coupling`). The transformer owns no parameters: all of them are in
 :math:`\xi`, so the conditioner's gradient is all that training needs.
 
 Shapes: ``t, y`` are ``(n, d)``; ``xi`` is ``(n, d, k)`` with ``k = n_params``;
@@ -53,7 +53,7 @@ class Transformer:
     Subclasses set ``n_params`` and implement ``forward``, ``inverse`` and
     ``forward_vjp``; ``inverse_vjp`` defaults to the implicit-function rule of the
     module docstring. Set ``numerical_inverse = True`` if ``inverse`` is a solver (or, for
-    :class:`~nfref.transformers.inverted.Inverted`, ``forward`` is): round trips are then
+    :class:`~nfref.autoregressive.transformers.inverted.Inverted`, ``forward`` is): round trips are then
     exact only to the solver's tolerance.
     """
 

@@ -5,8 +5,8 @@ Notes 000, sec. 4.1: the :math:`\ell`-th output is a univariate increasing *tran
 
 .. math::  x_\ell = \zeta(u_\ell;\ \xi_\ell), \qquad \ell = 1..d.
 
-The conditioner is a MADE network (:mod:`nfref.made`) and :math:`\zeta` is any
-:class:`nfref.transformers.Transformer` (the affine one by default). Two flows differ in
+The conditioner is a MADE network (:mod:`nfref.autoregressive.made`) and :math:`\zeta` is any
+:class:`nfref.autoregressive.transformers.Transformer` (the affine one by default). Two flows differ in
 what the conditioner reads (notes 002, "MAF and IAF"):
 
 * **IAF** (Kingma et al., 2016, eq. (10)): :math:`\xi_\ell = \xi_\ell(u_{<\ell})`, exactly
@@ -58,11 +58,10 @@ parallel VJP per dimension, mirroring the :math:`d` sequential passes of the map
 
 import numpy as np
 
-from ._validation import as_rng
-from .made import MADE
-from .registry import register_case
-from .transform import Transform
-from .transformers import Affine, BoundedAffine, Transformer
+from nfref._validation import as_rng
+from nfref.autoregressive.made import MADE
+from nfref.transform import Transform
+from nfref.autoregressive.transformers import Affine, BoundedAffine, Transformer
 
 __all__ = ["MAF", "IAF", "maf_stack", "lower_triangular_inverse"]
 
@@ -92,7 +91,7 @@ class _AutoregressiveFlow(Transform):
         name = type(self).__name__
         transformer = Affine() if transformer is None else transformer
         if not isinstance(transformer, Transformer):
-            raise ValueError(f"{name}: expected a nfref.transformers.Transformer, "
+            raise ValueError(f"{name}: expected a nfref.autoregressive.transformers.Transformer, "
                              f"got {type(transformer).__name__}")
         rng = as_rng(random_state)
         self.transformer = transformer
@@ -218,7 +217,7 @@ class IAF(_AutoregressiveFlow):
     ----------
     dim : int
     transformer : Transformer, optional
-        :class:`~nfref.transformers.Affine` if omitted.
+        :class:`~nfref.autoregressive.transformers.Affine` if omitted.
     hidden_sizes : sequence of int
         Hidden layers of the MADE conditioner.
     order : {"natural", "reversed", "random"} or permutation of 1..d
@@ -288,25 +287,8 @@ def maf_stack(dim, n_layers=5, hidden_sizes=(64, 64), transformer=None, random_s
     orders alternate natural / reversed, so each coordinate is conditioned on every other
     somewhere in the stack (Papamakarios et al., 2017, sec. 3). ``transformer`` is shared
     (transformers hold no parameters)."""
-    from .k_layers import Chain
+    from nfref.k_layers import Chain
     cls = MAF if cls is None else cls
     rng = as_rng(random_state)
     return Chain([cls(dim, transformer, hidden_sizes, ("natural", "reversed")[k % 2], rng,
                       output_scale=output_scale) for k in range(n_layers)])
-
-
-# ---------------------------------------------------------------------- contract cases
-def _case(cls, hidden, order="natural", transformer=None):
-    def make(d, rng):
-        tr = transformer() if transformer is not None else None
-        return cls.random(d, rng, transformer=tr, hidden_sizes=hidden, order=order)
-    return make
-
-
-for _cls in (MAF, IAF):
-    _n = _cls.__name__.lower()
-    register_case(f"{_n}_affine_h4", _case(_cls, (4,)))
-    register_case(f"{_n}_affine_h8x8_reversed", _case(_cls, (8, 8), "reversed"))
-    register_case(f"{_n}_affine_h16_random", _case(_cls, (16,), "random"))
-    register_case(f"{_n}_bounded_affine_h6x6", _case(_cls, (6, 6), "natural",
-                                                     lambda: BoundedAffine(2.0)))

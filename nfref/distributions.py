@@ -22,8 +22,11 @@ Negative log-likelihood gradient of a flow (the forward KL of notes 001 up to a
 constant): with :math:`u = \phi^{-1}(x)` and :math:`\mathcal L = -\frac1n\sum_n \log p_X(x_n)`,
 
 .. math::
-    \nabla_\theta \mathcal L = \text{inverse\_vjp}\big(x,\ g_u = -\tfrac1n \nabla_u \log p_U(u),
+    \nabla_\theta \mathcal L = \text{pullback}\big(g_u = -\tfrac1n \nabla_u \log p_U(u),
     \ g_\ell = -\tfrac1n\big)_\theta,
+
+where ``pullback`` is the one returned by the inverse pass that computed :math:`u`
+(``transform.inverse_and_vjp(x)``), so the pass runs once per step,
 
 and the base parameters get :math:`-\frac1n \sum_n \nabla_\psi \log p_U(u_n)`.
 """
@@ -194,11 +197,11 @@ class Flow:
         """
         x = as_batch(x, self.dim, "x")
         n = x.shape[0]
-        u, logdet = self.transform.inverse(x)
+        u, logdet, pullback = self.transform.inverse_and_vjp(x)      # one inverse pass
         loss = -float(np.mean(self.base.logpdf(u) + logdet))
         w = np.full(n, -1.0 / n)
         gu, gbase = self.base.logpdf_vjp(u, w)
-        _, gtrans = self.transform.inverse_vjp(x, gu, w)
+        _, gtrans = pullback(gu, w)
         return loss, {**prefix_params("base", gbase), **prefix_params("transform", gtrans)}
 
     def __repr__(self):

@@ -17,7 +17,7 @@ Eq. (9), the log-likelihood by the forward trick (eq. (8)) applied layer by laye
 The notes name that composition :math:`Y_k`; with the sampling procedure above it is
 :math:`Y_{k-1}` (the second slip of the section: off by one). :meth:`Chain.eq9_terms` runs
 the inverse pass once, caches every :math:`Y_k`, and evaluates each term as the *forward*
-log-determinant of layer ``k`` at the cached :math:`Y_{k-1}`, as eq. (9) is written. Since
+log-determinant of layer ``k`` at the kept :math:`Y_{k-1}`, as eq. (9) is written. Since
 :math:`Y_{k-1}` is computed from ``x`` by the layers ``k..K`` only, the ``k``-th term depends
 on :math:`\theta_{k:K}` alone.
 
@@ -33,9 +33,10 @@ and the scalar :math:`L = g_x^\top X + g_\ell\,\ell`, let :math:`a_k = \partial 
     a_{k-1} = J_{\phi_k}(Y_{k-1})^\top a_k + g_\ell \nabla_y \ell_k(Y_{k-1}), \qquad
     \nabla_{\theta_k} L = (\partial_{\theta_k}\phi_k)^\top a_k + g_\ell\,\partial_{\theta_k}\ell_k,
 
-which is exactly layer ``k``'s own ``forward_vjp`` at the cached :math:`Y_{k-1}` with
-upstream gradients :math:`(a_k, g_\ell)`. The reverse pass calls it for ``k = K, ..., 1``
-and returns :math:`\nabla_u L = a_0`.
+which is exactly the pullback that layer ``k``'s forward pass at :math:`Y_{k-1}` returned,
+called with upstream gradients :math:`(a_k, g_\ell)`. :meth:`Chain._forward_and_vjp` runs the
+layers once, keeps their pullbacks, and its own pullback calls them for ``k = K, ..., 1``,
+returning :math:`\nabla_u L = a_0`.
 
 The inverse direction
 ---------------------
@@ -48,20 +49,19 @@ For :math:`L = g_u^\top u + g_\ell\,\ell^{-1}` and :math:`b_k = \partial L/\part
     b_k = J_{\phi_k^{-1}}(Y_k)^\top b_{k-1} + g_\ell\nabla_y\ell^{-1}_k(Y_k), \qquad
     \nabla_{\theta_k} L = \text{layer } k\text{'s inverse VJP at } Y_k \text{ with } (b_{k-1}, g_\ell),
 
-and :math:`\nabla_x L = b_K`. The gradient of the mean log-likelihood of a
+and :math:`\nabla_x L = b_K`: the pullbacks of the layers' inverse passes, called for
+``k = 1, ..., K``. The gradient of the mean log-likelihood of a
 :class:`~nfref.distributions.Flow` with a chain is this pass with
-:math:`g_u = \frac1n\nabla\log p_U(Y_0)` and :math:`g_\ell = \frac1n`. Each layer's VJP is called
-once per pass: time linear in K, memory for the cached :math:`Y_k`, O(K n d).
-
-The contract cases of chains (linear, nested, and chains of every registered transform type)
-are in :mod:`nfref.k_layers_cases`.
+:math:`g_u = -\frac1n\nabla\log p_U(Y_0)` and :math:`g_\ell = -\frac1n`. Each layer's pass runs
+once and its pullback is called once: time linear in K, memory for what the K pullbacks
+keep, O(K n d) for most layers.
 """
 
 import numpy as np
 
 from nfref.transform import Transform, prefix_params
 
-__all__ = ["Chain", "log_likelihood_eq9", "nll_and_grad"]
+__all__ = ["Chain", "log_likelihood_eq9"]
 
 
 class Chain(Transform):
@@ -109,7 +109,6 @@ class Chain(Transform):
         if len(set(dims)) != 1:
             raise ValueError(f"Chain: every layer must have the same dimension, got {dims}")
         self.layers = layers
-        super().__init__(dims[0])
         shared, seen = {}, {}
         for k, layer in enumerate(layers):
             for name, arr in prefix_params(str(k), layer.params).items():
@@ -119,8 +118,12 @@ class Chain(Transform):
                                      "(tied parameters would get one gradient per occurrence)")
                 seen[id(arr)] = name
                 shared[name] = arr
-        self.params = shared                       # the layers' arrays, not copies
-        self.numerical_inverse = any(layer.numerical_inverse for layer in layers)
+        super().__init__(dims[0], shared, copy=False)   # the layers' arrays, not copies
+
+    @property
+    def numerical_inverse(self):
+        """True when some layer inverts numerically."""
+        return any(layer.numerical_inverse for layer in self.layers)
 
     # ------------------------------------------------------------------ structure
     def __len__(self):
@@ -188,8 +191,8 @@ class Chain(Transform):
     def eq9_terms(self, x):
         r"""Eq. (9) term by term: ``(ys, terms)`` with ``terms[k-1] = log|det J_{phi_k}(Y_{k-1})|``.
 
-        The ``Y_k`` come from one inverse pass (cached); each term is the layer's *forward*
-        log-determinant at the cached ``Y_{k-1}``, as eq. (9) is written with the forward trick,
+        The ``Y_k`` come from one inverse pass (kept); each term is the layer's *forward*
+        log-determinant at the kept ``Y_{k-1}``, as eq. (9) is written with the forward trick,
         not the inverse log-determinant.
 
         Parameters
@@ -225,31 +228,6 @@ class Chain(Transform):
             logdets.insert(0, ld)
         return ys, np.array(logdets)
 
-    # ------------------------------------------------------------------ reverse passes
-    def backward_forward(self, ys, gx, gl):
-        """Reverse pass of the forward direction over cached ``ys = [Y_0, ..., Y_K]``.
-
-        Calls layer ``k``'s forward VJP at ``Y_{k-1}`` with ``(a_k, gl)``, for ``k = K..1``
-        (module docstring); returns ``(a_0, gparams)``.
-        """
-        a, grads = gx, {}                                          # a_K = g_x
-        for k in reversed(range(len(self.layers))):
-            a, gp = self.layers[k]._forward_vjp(ys[k], a, gl)      # a_{k-1}, grad theta_k
-            grads.update(prefix_params(str(k), gp))
-        return a, {key: grads[key] for key in self.params}
-
-    def backward_inverse(self, ys, gu, gl):
-        """Reverse pass of the inverse direction over cached ``ys = [Y_0, ..., Y_K]``.
-
-        Calls layer ``k``'s inverse VJP at ``Y_k`` with ``(b_{k-1}, gl)``, for ``k = 1..K``
-        (module docstring); returns ``(b_K, gparams)``.
-        """
-        b, grads = gu, {}                                          # b_0 = g_u
-        for k, layer in enumerate(self.layers):
-            b, gp = _layer_inverse_vjp(layer, ys[k], ys[k + 1], b, gl)   # b_k, grad theta_k
-            grads.update(prefix_params(str(k), gp))
-        return b, {key: grads[key] for key in self.params}
-
     # ------------------------------------------------------------------ Transform hooks
     def _forward(self, u):
         ys, logdets = self._forward_pass(u)
@@ -259,33 +237,52 @@ class Chain(Transform):
         ys, logdets = self._inverse_pass(x)
         return ys[0], logdets.sum(0)
 
+    def _forward_and_vjp(self, u):
+        """One forward pass through the layers, keeping each layer's pullback; the chain's
+        pullback calls them for ``k = K..1`` with ``(a_k, gl)`` (module docstring)."""
+        y, total, backs = u, np.zeros(u.shape[0]), []
+        for k, layer in enumerate(self.layers):
+            if k:
+                layer._check_forward_domain(y)
+            y, ld, back = layer._forward_and_vjp(y)
+            self._checked(k, y, "forward")
+            total = total + ld
+            backs.append(back)
+
+        def pullback(gx, gl):
+            a, grads = gx, {}                                      # a_K = g_x
+            for k in reversed(range(len(backs))):
+                a, gp = backs[k](a, gl)                            # a_{k-1}, grad theta_k
+                grads.update(prefix_params(str(k), gp))
+            return a, {key: grads[key] for key in self.params}
+        return y, total, pullback
+
+    def _inverse_and_vjp(self, x):
+        """One inverse pass through the layers ``K..1``, keeping each pullback; the chain's
+        pullback calls them for ``k = 1..K`` with ``(b_{k-1}, gl)`` (module docstring)."""
+        y, total, backs = x, np.zeros(x.shape[0]), [None] * len(self.layers)
+        for k in reversed(range(len(self.layers))):
+            layer = self.layers[k]
+            if k != len(self.layers) - 1:
+                layer._check_inverse_domain(y)
+            y, ld, backs[k] = layer._inverse_and_vjp(y)
+            self._checked(k, y, "inverse")
+            total = total + ld
+
+        def pullback(gu, gl):
+            b, grads = gu, {}                                      # b_0 = g_u
+            for k, back in enumerate(backs):
+                b, gp = back(b, gl)                                # b_k, grad theta_k
+                grads.update(prefix_params(str(k), gp))
+            return b, {key: grads[key] for key in self.params}
+        return y, total, pullback
+
     def _jacobian(self, u):
         ys, _ = self._forward_pass(u)
         jac = self.layers[0]._jacobian(ys[0])                      # (n, d, d)
         for k in range(1, len(self.layers)):
             jac = self.layers[k]._jacobian(ys[k]) @ jac            # J_k(Y_{k-1}) J_{<k}
         return jac
-
-    def _forward_vjp(self, u, gx, gl):
-        return self.backward_forward(self._forward_pass(u)[0], gx, gl)
-
-    def _inverse_vjp(self, x, gu, gl):
-        return self.backward_inverse(self._inverse_pass(x)[0], gu, gl)
-
-
-def _layer_inverse_vjp(layer, u, x, gu, gl):
-    r"""A layer's inverse VJP at ``x = phi(u)`` when ``u`` is already known (cached).
-
-    A layer that keeps :class:`Transform`'s implicit-function rule would solve for ``u`` again;
-    here the same rule (``nfref.transform``: one solve with :math:`J^\top` and two forward VJPs)
-    is evaluated at the cached ``u``, so a numerical inverse runs once per pass.
-    """
-    if type(layer)._inverse_vjp is not Transform._inverse_vjp:
-        return layer._inverse_vjp(x, gu, gl)
-    a, b = layer._forward_vjp(u, np.zeros_like(u), -gl)            # -gl grad_u l, -gl d_theta l
-    s = layer._solve_jacobian_transpose(u, gu + a)                 # (n, d)
-    _, c = layer._forward_vjp(u, s, np.zeros_like(gl))             # (d_theta phi)^T s
-    return s, {k: b[k] - c[k] for k in layer.params}
 
 
 def log_likelihood_eq9(base, chain, x):
@@ -301,42 +298,9 @@ def log_likelihood_eq9(base, chain, x):
     Returns
     -------
     loglik : ndarray, shape (n,)
-    ys : list of K + 1 arrays (the cached ``Y_0 .. Y_K``)
+    ys : list of K + 1 arrays (the ``Y_0 .. Y_K`` of the inverse pass)
     terms : ndarray, shape (K, n)
         ``log|det J_{phi_k}(Y_{k-1})|``; ``log Omega_k`` in the notes.
     """
     ys, terms = chain.eq9_terms(x)
     return base.logpdf(ys[0]) - terms.sum(0), ys, terms
-
-
-def nll_and_grad(flow, x):
-    r"""Mean negative log-likelihood of ``x`` under ``flow`` (a chain on a base) and its gradient.
-
-    The same numbers as :meth:`Flow.nll_and_grad <nfref.distributions.Flow.nll_and_grad>`, with
-    one inverse pass whose cached :math:`Y_k` serve both the loss and the reverse pass:
-    :math:`\mathcal L = -\frac1n\sum_n[\log p_U(Y_{0,n}) + \sum_k \ell^{-1}_k(Y_{k,n})]`,
-    :math:`g_u = -\frac1n\nabla\log p_U(Y_0)`, :math:`g_\ell = -\frac1n`, then
-    :meth:`Chain.backward_inverse`.
-
-    Parameters
-    ----------
-    flow : Flow
-        Its transform is a :class:`Chain` (for any other transform this is ``flow.nll_and_grad``).
-    x : array_like, shape (n, d)
-
-    Returns
-    -------
-    loss : float
-    grads : dict
-        Keyed like ``flow.params`` (``"base.<name>"``, ``"transform.<k>.<name>"``).
-    """
-    chain = flow.transform if isinstance(flow.transform, Chain) else None
-    if chain is None:
-        return flow.nll_and_grad(x)
-    ys, logdets = chain.inverse_pass(x)
-    n = ys[0].shape[0]
-    loss = -float(np.mean(flow.base.logpdf(ys[0]) + logdets.sum(0)))
-    w = np.full(n, -1.0 / n)
-    gu, gbase = flow.base.logpdf_vjp(ys[0], w)
-    _, gtrans = chain.backward_inverse(ys, gu, w)
-    return loss, {**prefix_params("base", gbase), **prefix_params("transform", gtrans)}

@@ -97,7 +97,7 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
     n = _sample_size(n)
     rng = as_rng(random_state)
     u, eps = _sample_base(flow.base, n, rng)
-    x, logdet = flow.transform.forward(u)
+    x, logdet, pullback = flow.transform.forward_and_vjp(u)        # one forward pass
     lt = np.asarray(log_target(x), dtype=float)
     if lt.shape != (n,) or not np.all(np.isfinite(lt)):
         raise ValueError(f"log_target: expected {n} finite values, got shape {lt.shape}")
@@ -107,7 +107,7 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
     if score.shape[0] != n:
         raise ValueError(f"grad_log_target(x): expected shape ({n}, {x.shape[1]}), "
                          f"got {score.shape}")
-    gu, gtrans = flow.transform.forward_vjp(u, w[:, None] * score, w)
+    gu, gtrans = pullback(w[:, None] * score, w)
     grads = {f"transform.{k}": v for k, v in gtrans.items()}
     if eps is not None:
         # log p_U(u(eps)) = sum(-eps^2/2 - s) - d/2 log 2 pi: only -sum(s) depends on the params.

@@ -12,8 +12,26 @@ Shapes: ``t, y`` are ``(n, d)``; ``xi`` is ``(n, d, k)`` with ``k = n_params``;
 evaluated at ``t`` (in both directions, so a flow sums it for the forward
 log-determinant and subtracts it for the inverse one).
 
-Generic inverse gradient (implicit function theorem)
-----------------------------------------------------
+The contract
+------------
+It has the shape of :class:`nfref.transform.Transform`. The public methods
+``forward(t, xi) -> (y, logderiv)``, ``inverse(y, xi) -> (t, logderiv)``,
+``forward_and_vjp(t, xi) -> (y, logderiv, pullback)`` with
+``pullback(gy, gld) -> (gt, gxi)``, ``inverse_and_vjp(y, xi) -> (t, logderiv, pullback)``
+with ``pullback(gt, gld) -> (gy, gxi)``, ``forward_vjp``, ``inverse_vjp`` and ``derivative``
+check shapes and finiteness of ``t``, ``y``, ``xi`` and every cotangent, and refuse a
+non-finite result (overflow) with a ``ValueError``; then they call private hooks that hold
+the maths. The names are the same for every transformer: ``logderiv`` for
+:math:`\log\partial_t\zeta`, ``gld`` for its cotangent, ``gy``/``gt`` for the values'.
+
+Flows (MAF, IAF, coupling) validate their own inputs and call the hooks directly:
+``_forward_and_vjp(t, xi)``, ``_inverse_and_vjp(y, xi)``, ``_forward``, ``_inverse``.
+A transformer writes ``_forward_and_vjp`` and either ``_inverse_and_vjp`` (a closed-form
+inverse) or ``_solve(y, xi) -> t`` (a numerical one); the default ``_inverse_and_vjp``
+then differentiates the solve by the implicit function theorem.
+
+Inverse gradient (implicit function theorem)
+--------------------------------------------
 Let :math:`t = \zeta^{-1}(y; \xi)` and :math:`\lambda(t, \xi) = \log\zeta'(t; \xi)`
 with :math:`\zeta' = \partial\zeta/\partial t > 0`. The inverse direction's scalar is
 
@@ -32,60 +50,78 @@ so, elementwise,
     \qquad s = (g_t + g_\lambda\partial_t\lambda)\,e^{-\lambda}.
 
 Hence :math:`\nabla_y L = s` and :math:`\nabla_\xi L = g_\lambda\partial_\xi\lambda
-- s\,\partial_\xi\zeta`. Both pieces are forward VJPs at ``t``:
-``forward_vjp(t, xi, 0, gld)`` returns :math:`a = g_\lambda\partial_t\lambda` and
-:math:`b = g_\lambda\partial_\xi\lambda`; ``forward_vjp(t, xi, s, 0)`` returns
-:math:`c = s\,\partial_\xi\zeta` (its second output). So ``gy = s`` and
-``gxi = b - c``. Every transformer gets this for free; one with a closed-form inverse
-may override :meth:`Transformer.inverse_vjp` with something cheaper.
+- s\,\partial_\xi\zeta`. This is :func:`nfref.numerics.implicit_inverse_pullback` with the
+diagonal Jacobian :math:`\zeta' = e^\lambda` (the solve is a division) and the inverse's
+log-determinant :math:`-\lambda` (so its cotangent is :math:`-g_\lambda`): two calls of the
+forward pullback at ``t``. A transformer with a closed-form inverse may write the same
+rule in one pass.
 """
 
 import numpy as np
 
+from nfref.numerics import implicit_inverse_pullback
+
 __all__ = ["Transformer"]
 
 
+def _count_bad(v):
+    return np.size(v) - np.count_nonzero(np.isfinite(v))
+
+
 class Transformer:
-    """A univariate, strictly increasing map y = zeta(t; xi), applied elementwise.
+    """A univariate, strictly increasing map ``y = zeta(t; xi)``, applied elementwise.
 
-    t, y: (n, d); xi: (n, d, k) where k = self.n_params (conditioner outputs per dimension).
-
-    Subclasses set ``n_params`` and implement ``forward``, ``inverse`` and
-    ``forward_vjp``; ``inverse_vjp`` defaults to the implicit-function rule of the
-    module docstring. Set ``numerical_inverse = True`` if ``inverse`` is a solver (or, for
-    :class:`~nfref.autoregressive.transformers.inverted.Inverted`, ``forward`` is): round trips are then
-    exact only to the solver's tolerance.
+    ``t, y``: (n, d); ``xi``: (n, d, k) where ``k = self.n_params`` (conditioner outputs per
+    dimension); ``logderiv = log dzeta/dt`` at ``t``, (n, d), in both directions.
+    Subclasses set ``n_params`` and write the hooks of the module docstring.
     """
 
     n_params: int
-    numerical_inverse: bool = False
 
+    @property
+    def numerical_inverse(self):
+        """True when ``inverse`` is a numerical solve (round trips exact to its tolerance)."""
+        return type(self)._solve is not Transformer._solve
+
+    # ------------------------------------------------------------------ public API
     def forward(self, t, xi):
         """``(y, logderiv)``, both (n, d); ``logderiv = log dzeta/dt`` at ``t``."""
-        raise NotImplementedError
+        t, xi = self._check(t, xi, "t")
+        return self._finite("forward", *self._forward(t, xi))
 
     def inverse(self, y, xi):
         """``(t, logderiv)``: ``t = zeta^{-1}(y)``, ``logderiv = log dzeta/dt`` at ``t``
         (the forward sign)."""
-        raise NotImplementedError
+        y, xi = self._check(y, xi, "y")
+        return self._finite("inverse", *self._inverse(y, xi))
+
+    def derivative(self, t, xi):
+        """``dzeta/dt`` at ``t``, shape (n, d)."""
+        return np.exp(self.forward(t, xi)[1])
+
+    def forward_and_vjp(self, t, xi):
+        """``(y, logderiv, pullback)``; ``pullback(gy, gld) -> (gt (n, d), gxi (n, d, k))``
+        is the gradient of ``sum(gy * y) + sum(gld * logderiv)``."""
+        t, xi = self._check(t, xi, "t")
+        y, ld, back = self._forward_and_vjp(t, xi)
+        self._finite("forward", y, ld)
+        return y, ld, self._checked_pullback("forward_vjp", back, t.shape, ("gy", "gld"))
+
+    def inverse_and_vjp(self, y, xi):
+        """``(t, logderiv, pullback)``; ``pullback(gt, gld) -> (gy, gxi)`` is the gradient
+        of ``sum(gt * t) + sum(gld * logderiv(t))`` with ``t = zeta^{-1}(y)``."""
+        y, xi = self._check(y, xi, "y")
+        t, ld, back = self._inverse_and_vjp(y, xi)
+        self._finite("inverse", t, ld)
+        return t, ld, self._checked_pullback("inverse_vjp", back, y.shape, ("gt", "gld"))
 
     def forward_vjp(self, t, xi, gy, gld):
-        """``(gt (n, d), gxi (n, d, k))``: gradient of ``sum(gy*y) + sum(gld*logderiv)``."""
-        raise NotImplementedError
+        """``(gt, gxi)``: the gradient of ``sum(gy * y) + sum(gld * logderiv)``."""
+        return self.forward_and_vjp(t, xi)[2](gy, gld)
 
     def inverse_vjp(self, y, xi, gt, gld):
-        """``(gy, gxi)``: gradient of ``sum(gt*t) + sum(gld*logderiv(t))``, ``t = inverse(y)``.
-
-        Implicit function theorem (module docstring): with
-        ``(a, b) = forward_vjp(t, xi, 0, gld)`` and ``s = (gt + a) exp(-logderiv)``,
-        ``gy = s`` and ``gxi = b - forward_vjp(t, xi, s, 0)[1]``.
-        """
-        t, ld = self.inverse(y, xi)
-        zero = np.zeros_like(t)
-        a, b = self.forward_vjp(t, xi, zero, gld)
-        s = (gt + a) * np.exp(-ld)                                  # (n, d)
-        _, c = self.forward_vjp(t, xi, s, zero)                     # (n, d, k)
-        return s, b - c
+        """``(gy, gxi)``: the gradient of ``sum(gt * t) + sum(gld * logderiv(t))``."""
+        return self.inverse_and_vjp(y, xi)[2](gt, gld)
 
     def identity_xi(self, shape):
         """Parameters ``xi`` of shape ``shape + (k,)`` making zeta (close to) the identity.
@@ -95,23 +131,84 @@ class Transformer:
         """
         return np.zeros(tuple(shape) + (self.n_params,))
 
-    def check_xi(self, t, xi, name="t"):
-        """Raise ``ValueError`` unless ``t`` is (n, d) and ``xi`` is (n, d, n_params), both
-        finite."""
-        t = np.asarray(t)
-        xi = np.asarray(xi)
-        if t.ndim != 2:
-            raise ValueError(f"{type(self).__name__}: expected {name} of shape (n, d), "
-                             f"got {t.shape}")
-        if xi.shape != t.shape + (self.n_params,):
-            raise ValueError(f"{type(self).__name__}: expected xi of shape "
-                             f"{t.shape + (self.n_params,)} (n, d, k={self.n_params}), "
-                             f"got {xi.shape}")
-        for label, v in ((name, t), ("xi", xi)):
-            if not np.all(np.isfinite(v)):
-                raise ValueError(f"{type(self).__name__}: expected finite {label}, got "
-                                 f"{np.size(v) - np.count_nonzero(np.isfinite(v))} "
-                                 f"non-finite entries")
-
     def __repr__(self):
         return f"{type(self).__name__}(n_params={self.n_params})"
+
+    # ------------------------------------------------------------------ validation
+    def _check(self, t, xi, name):
+        """``t`` (n, d) and ``xi`` (n, d, n_params) as finite float64 arrays, or ``ValueError``."""
+        who = type(self).__name__
+        try:
+            t = np.asarray(t, dtype=np.float64)
+            xi = np.asarray(xi, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{who}: expected numeric arrays {name} and xi ({exc})") from None
+        if t.ndim != 2 or t.shape[0] == 0:
+            raise ValueError(f"{who}: expected {name} of shape (n, d) with n >= 1, "
+                             f"got {t.shape}")
+        if xi.shape != t.shape + (self.n_params,):
+            raise ValueError(f"{who}: expected xi of shape {t.shape + (self.n_params,)} "
+                             f"(n, d, k={self.n_params}), got {xi.shape}")
+        for label, v in ((name, t), ("xi", xi)):
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"{who}: expected finite {label}, got {_count_bad(v)} "
+                                 "non-finite entries")
+        return t, xi
+
+    def _finite(self, what, *arrays):
+        for a in arrays:
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{type(self).__name__}.{what}: the result is not finite "
+                                 "(overflow: expected t, y and xi where the map is "
+                                 "representable in float64)")
+        return arrays
+
+    def _checked_pullback(self, what, back, shape, names):
+        def pullback(g_value, gld):
+            gs = []
+            for label, g in zip(names, (g_value, gld)):
+                g = np.zeros(shape) if g is None else np.asarray(g, dtype=np.float64)
+                if g.shape != shape:
+                    raise ValueError(f"{type(self).__name__}.{what}: expected {label} of shape "
+                                     f"{shape}, got {g.shape}")
+                if not np.all(np.isfinite(g)):
+                    raise ValueError(f"{type(self).__name__}.{what}: expected finite {label}, "
+                                     f"got {_count_bad(g)} non-finite entries")
+                gs.append(g)
+            return self._finite(what, *back(*gs))
+        return pullback
+
+    # ------------------------------------------------------------------ maths hooks
+    def _forward_and_vjp(self, t, xi):
+        """``(y, logderiv, back)`` with ``back(gy, gld) -> (gt, gxi)``."""
+        if type(self).forward_vjp is not Transformer.forward_vjp:    # LEGACY-SHIM
+            y, ld = type(self).forward(self, t, xi)
+            return y, ld, lambda gy, gld: type(self).forward_vjp(self, t, xi, gy, gld)
+        raise NotImplementedError
+
+    def _inverse_and_vjp(self, y, xi):
+        """``(t, logderiv, back)`` with ``back(gt, gld) -> (gy, gxi)``; by default the
+        solve ``_solve`` and the implicit rule of the module docstring."""
+        if type(self).inverse is not Transformer.inverse:            # LEGACY-SHIM
+            t, ld = type(self).inverse(self, y, xi)
+            if type(self).inverse_vjp is not Transformer.inverse_vjp:
+                return t, ld, lambda gt, gld: type(self).inverse_vjp(self, y, xi, gt, gld)
+            _, ld, fwd = self._forward_and_vjp(t, xi)
+            inv_slope = np.exp(-ld)
+            back = implicit_inverse_pullback(fwd, lambda v: v * inv_slope)
+            return t, ld, lambda gt, gld: back(gt, -gld)
+        t = self._solve(y, xi)
+        _, ld, fwd = self._forward_and_vjp(t, xi)
+        inv_slope = np.exp(-ld)
+        back = implicit_inverse_pullback(fwd, lambda v: v * inv_slope)
+        return t, ld, lambda gt, gld: back(gt, -gld)
+
+    def _forward(self, t, xi):
+        return self._forward_and_vjp(t, xi)[:2]
+
+    def _inverse(self, y, xi):
+        return self._inverse_and_vjp(y, xi)[:2]
+
+    def _solve(self, y, xi):
+        """``t`` with ``zeta(t; xi) = y``, for a transformer whose inverse is a numerical solve."""
+        raise NotImplementedError(f"{type(self).__name__} has no numerical inverse")

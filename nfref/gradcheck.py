@@ -36,7 +36,7 @@ from nfref._validation import as_rng
 __all__ = ["CheckResult", "relative_error", "numerical_gradient", "numerical_jacobian",
            "check_gradient", "check_jacobian", "check_logdet", "check_roundtrip",
            "check_vjp", "check_transform", "integrate_density", "check_normalization",
-           "check_param_gradient"]
+           "check_param_gradient", "CONTRACT"]
 
 FLOOR = 1e-6
 STEP = 1e-4
@@ -290,12 +290,16 @@ def check_roundtrip(transform, u, bound=1e-10):
     return CheckResult("round trip", max(details.values()), bound, details)
 
 
-def check_vjp(transform, u, direction="forward", bound=1e-6, h=STEP, random_state=0):
-    """Check ``forward_vjp`` (or ``inverse_vjp``) against finite differences.
+def check_vjp(transform, u, direction="forward", bound=1e-6, h=STEP, random_state=0,
+              mode="auto", n_directions=6):
+    """Check the pullback of ``forward_and_vjp`` (or ``inverse_and_vjp``) against finite differences.
 
-    Draws random upstream gradients ``g`` (per output entry) and ``gl`` (per point) and
-    differentiates ``L = sum(g * out) + sum(gl * logdet)`` numerically with respect to
-    the input and to every parameter (parameters are perturbed in place and restored).
+    Draws random upstream gradients ``g`` (per output entry) and ``gl`` (per point), calls the
+    pullback that the pass returned, and differentiates
+    ``L = sum(g * out) + sum(gl * logdet)`` numerically with respect to the input and to every
+    parameter (parameters are perturbed in place and restored). The pullback is called twice,
+    the second time after a pass at other points, and must give the same numbers: it holds the
+    arrays of its own pass and nothing else.
 
     Parameters
     ----------
@@ -303,23 +307,36 @@ def check_vjp(transform, u, direction="forward", bound=1e-6, h=STEP, random_stat
     u : ndarray, shape (n, d)
         Base points; for ``direction="inverse"`` the check runs at ``x = forward(u)``.
     direction : {"forward", "inverse"}
+    mode : {"auto", "coordinates", "directions"}
+        For the parameters: every coordinate, or ``n_directions`` random directions per array;
+        "auto" takes coordinates while the transform has at most 64 parameters in all.
 
     Returns
     -------
     CheckResult
-        ``details`` holds the input's error (largest over points) and one per parameter.
+        ``details`` holds the input's error (largest over points), one error per parameter,
+        and ``"pullback reused"``, the largest change of the pullback's result between its
+        two calls.
     """
     rng = as_rng(random_state)
     if direction == "forward":
-        apply, vjp, point = transform.forward, transform.forward_vjp, np.array(u, dtype=float)
+        apply, run, point = transform.forward, transform.forward_and_vjp, np.array(u, dtype=float)
     elif direction == "inverse":
-        apply, vjp = transform.inverse, transform.inverse_vjp
+        apply, run = transform.inverse, transform.inverse_and_vjp
         point = transform.forward(u)[0]
     else:
         raise ValueError(f"check_vjp: direction must be 'forward' or 'inverse', got {direction!r}")
+    if mode not in ("auto", "coordinates", "directions"):
+        raise ValueError(f"check_vjp: mode must be 'auto', 'coordinates' or 'directions', "
+                         f"got {mode!r}")
     n, d = point.shape
     g, gl = rng.standard_normal((n, d)), rng.standard_normal(n)
-    g_in, g_par = vjp(point, g, gl)
+    _, _, pullback = run(point)
+    g_in, g_par = pullback(g, gl)
+    run(point[::-1].copy())                                        # another pass in between
+    g_in2, g_par2 = pullback(g, gl)
+    reused = max([float(np.max(np.abs(g_in2 - g_in)))]
+                 + [float(np.max(np.abs(g_par2[k] - g_par[k]), initial=0.0)) for k in g_par])
 
     def per_row(p):
         out, ld = apply(p)
@@ -328,8 +345,10 @@ def check_vjp(transform, u, direction="forward", bound=1e-6, h=STEP, random_stat
     # Input gradient: rows are independent, so perturb one column of every row at once.
     num_in = np.stack([_stencil(per_row, point, np.eye(d)[j][None, :].repeat(n, 0), h)
                        for j in range(d)], axis=1)                  # (n, d)
-    details = {"input": relative_error(g_in, num_in, axis=0)}
+    details = {"input": relative_error(g_in, num_in, axis=0), "pullback reused": reused}
     numeric = {"input": num_in}
+    if mode == "auto":
+        mode = "coordinates" if transform.n_params <= 64 else "directions"
     for k, p in transform.params.items():
         saved = p.copy()
 
@@ -339,22 +358,42 @@ def check_vjp(transform, u, direction="forward", bound=1e-6, h=STEP, random_stat
                 return float(per_row(point).sum())
             finally:
                 transform.params[k][...] = saved
-        res = check_gradient(scalar, g_par[k], saved, bound, h, random_state=rng, name=k)
+        res = check_gradient(scalar, g_par[k], saved, bound, h, mode=mode,
+                             n_directions=n_directions, random_state=rng, name=k)
         details[f"param {k}"] = res.error
         numeric[k] = res.numeric
     return CheckResult(f"{direction} VJP", max(details.values()), bound, details,
                        analytic={"input": g_in, **g_par}, numeric=numeric)
 
 
-def check_transform(transform, u, roundtrip_bound=1e-10, logdet_bound=1e-10, grad_bound=1e-6):
-    """Run every contract check on one transform at base points ``u``; returns a list."""
+#: The contract every transform passes: check name -> (bound, what it measures). The contract
+#: suite (``tests/test_contract.py``) and :func:`check_transform` both read it.
+CONTRACT = {
+    "round trip": (None, "max |inverse(forward(u)) - u| and |forward(inverse(x)) - x|; the "
+                         "bound is the case's: 1e-10 closed form, 1e-8 numerical solve"),
+    "log-determinant": (1e-10, "forward logdet vs slogdet of the explicit Jacobian, and the "
+                               "inverse logdet vs minus the forward one (absolute)"),
+    "jacobian": (1e-6, "explicit Jacobian vs fourth-order central differences (relative, "
+                       "largest over points)"),
+    "forward VJP": (1e-6, "forward pullback vs finite differences, input and every parameter "
+                          "(relative); the pullback gives the same numbers when reused"),
+    "inverse VJP": (1e-6, "inverse pullback, the same"),
+    "density integrates to 1": (1e-3, "trapezoidal integral of the flow's density over the "
+                                      "image of the base's support (d = 1, 2)"),
+}
+
+
+def check_transform(transform, u, roundtrip_bound=1e-10):
+    """Run the contract's checks (:data:`CONTRACT`, all but the density's) on one transform at
+    base points ``u``; returns a list of :class:`CheckResult`."""
+    b = {k: v[0] for k, v in CONTRACT.items()}
     return [
         check_roundtrip(transform, u, roundtrip_bound),
-        check_logdet(transform, u, logdet_bound),
-        check_jacobian(lambda v: transform.forward(v)[0], transform.jacobian(u), u, grad_bound,
-                       name="jacobian (forward)"),
-        check_vjp(transform, u, "forward", grad_bound),
-        check_vjp(transform, u, "inverse", grad_bound),
+        check_logdet(transform, u, b["log-determinant"]),
+        check_jacobian(lambda v: transform.forward(v)[0], transform.jacobian(u), u,
+                       b["jacobian"]),
+        check_vjp(transform, u, "forward", b["forward VJP"]),
+        check_vjp(transform, u, "inverse", b["inverse VJP"]),
     ]
 
 

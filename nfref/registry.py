@@ -1,7 +1,7 @@
 """The registry: one table of every transform and transformer nfref ships, with random parameters.
 
 The contract suites (``tests/test_contract.py`` for transforms, ``tests/test_transformers.py``
-for transformers) run every check of :mod:`nfref.contract_checks` on every row here, and other
+for transformers) run every check of ``docs/contract.md`` (bounds in :data:`nfref.gradcheck.CONTRACT`) on every row here, and other
 implementations can use the same rows as fixtures: build a case with a fixed seed, read its
 parameters, feed its inputs and compare ``forward``, ``inverse``, the Jacobian and both VJPs.
 

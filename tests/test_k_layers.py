@@ -87,7 +87,7 @@ def test_eq9_equals_the_flow_logpdf(rng):
     assert len(ys) == 7 and terms.shape == (6, 200)
     np.testing.assert_array_equal(ys[-1], x)
     assert np.max(np.abs(loglik - flow.logpdf(x))) <= 1e-10
-    # the cached Y_k of the inverse pass are the sampling procedure's Y_k
+    # the Y_k of the inverse pass are the sampling procedure's Y_k
     fwd, _ = chain.forward_pass(ys[0])
     assert max(np.max(np.abs(a - b)) for a, b in zip(fwd, ys)) <= 1e-10
 
@@ -168,27 +168,31 @@ def test_change_of_variables_along_both_passes(rng):
     assert np.max(np.abs(lhs - rhs)) <= 1e-10
 
 
-def test_one_pass_nll_equals_flow_nll_and_solves_each_inverse_once(rng):
-    from nfref.k_layers import nll_and_grad
+def test_nll_and_grad_runs_each_layer_inverse_once(rng):
+    """One training step is one inverse pass per layer: each layer's ``_inverse_and_vjp``
+    runs once, no other inverse runs, and the gradient is the finite-difference one."""
+    from nfref.gradcheck import check_param_gradient
     from nfref.one_layer import Planar, Radial
 
-    solves = []
-
-    class CountingPlanar(Planar):
-        def _inverse(self, x):
-            solves.append(1)
-            return super()._inverse(x)
-
-    layers = [CountingPlanar.random(2, rng, scale=0.5), Radial.random(2, rng),
-              PLULinear.random(2, rng), CountingPlanar.random(2, rng, scale=0.5)]
+    layers = [Planar.random(2, rng, scale=0.5), Radial.random(2, rng),
+              PLULinear.random(2, rng), Planar.random(2, rng, scale=0.5)]
+    calls = []
+    for k, layer in enumerate(layers):
+        for hook in ("_inverse_and_vjp", "_inverse", "_solve_inverse"):
+            def counted(*args, _f=getattr(layer, hook), _k=k, _hook=hook):
+                calls.append((_k, _hook))
+                return _f(*args)
+            setattr(layer, hook, counted)
     flow = Flow(DiagonalNormal(rng.normal(size=2), 0.2 * rng.normal(size=2)), Chain(layers))
     x = flow.rvs(50, random_state=4)
-    loss, grads = nll_and_grad(flow, x)
-    assert len(solves) == 2                       # one inverse solve per planar layer
-    loss_ref, grads_ref = flow.nll_and_grad(x)
-    assert abs(loss - loss_ref) <= 1e-12
-    assert set(grads) == set(grads_ref)
-    assert max(np.max(np.abs(grads[k] - grads_ref[k])) for k in grads) <= 1e-12
+    calls.clear()
+    loss, grads = flow.nll_and_grad(x)
+    passes = [c for c in calls if c[1] == "_inverse_and_vjp"]
+    assert sorted(passes) == [(k, "_inverse_and_vjp") for k in range(4)]
+    assert not [c for c in calls if c[1] == "_inverse"]
+    assert sorted(c[0] for c in calls if c[1] == "_solve_inverse") in ([], [0, 3])
+    assert abs(loss + np.mean(flow.logpdf(x))) <= 1e-12
+    assert check_param_gradient(lambda: -np.mean(flow.logpdf(x)), flow.params, grads).passed
 
 
 def test_passes_validate_their_input(rng):
@@ -201,15 +205,22 @@ def test_passes_validate_their_input(rng):
         chain.eq9_terms(np.array([[np.nan, 0.0]]))
 
 
-def test_every_registered_type_in_one_chain(rng):
-    """All types at once (the contract suite runs them split over four smaller chains)."""
+def test_every_layer_type_in_one_chain(rng):
+    """Every layer of the registry's mixed chains at once (the contract suite runs them as
+    four smaller chains): every transform class and every transformer inside a flow."""
     from nfref.gradcheck import check_logdet, check_roundtrip, relative_error
-    from nfref.k_layers_cases import every_type_chain
+    from nfref.registry import CASES
     from nfref.transform import flatten_params
 
-    chain = every_type_chain(2, rng)
-    kinds = {type(layer).__name__ for layer in chain.layers}
-    assert {"ElementwiseAffine", "PLULinear", "Linear", "Planar", "Radial"} <= kinds
+    parts = [CASES[f"chain_mixed_{i}"].make(2, rng) for i in range(4)]
+    chain = Chain([layer for part in parts for layer in part.layers])
+    leaves = [leaf for layer in chain.layers
+              for leaf in (layer.layers if isinstance(layer, Chain) else [layer])]
+    kinds = {type(layer).__name__ for layer in leaves}
+    transformers = {type(getattr(layer, "transformer", None)).__name__ for layer in leaves}
+    assert {"ElementwiseAffine", "PLULinear", "Linear", "Planar", "Radial", "MAF", "IAF",
+            "Coupling", "Permute", "MarginalGaussianization", "Morph"} <= kinds
+    assert {"RationalQuadraticSpline", "UMNN", "SumOfSquares", "Inverted", "Affine"} <= transformers
     u = rng.standard_normal((9, 2))
     assert check_roundtrip(chain, u, bound=1e-8).passed
     assert check_logdet(chain, u, bound=1e-10).passed

@@ -5,7 +5,7 @@ two sides of an identity in the notes and returns it; the report compares it wit
 bound. ``python -m nfref`` runs every claim and prints one table row each (claim,
 where in the notes, measured value, bound, pass); the tests run the same claims.
 
-Claims and figures live in ``nfref/derivations/``, one module per section of the notes,
+Claims and figures live in ``nfref/report/derivations/``, one module per section of the notes,
 and register themselves with the decorators below::
 
     @claim("eq. (8) for the linear flow", where="000 sec. 2.1 eq. (8)", bound=1e-10)
@@ -19,6 +19,7 @@ A claim whose measured value must be *at least* the bound (a p-value, say) passe
 """
 
 import importlib
+import importlib.util
 import pkgutil
 import sys
 import time
@@ -96,6 +97,8 @@ def _discover():
     from nfref.report import derivations
     for mod in pkgutil.iter_modules(derivations.__path__, derivations.__name__ + "."):
         importlib.import_module(mod.name)
+    if importlib.util.find_spec("nfref.report.bench") is not None:
+        importlib.import_module("nfref.report.bench")
 
 
 def all_claims():

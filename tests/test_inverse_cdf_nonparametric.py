@@ -4,10 +4,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nfref.gradcheck import check_jacobian, check_logdet, check_roundtrip, numerical_jacobian
+from nfref.gradcheck import (check_jacobian, check_logdet, check_roundtrip, check_vjp,
+                             numerical_jacobian)
 from nfref.inverse_cdf import (Conditional, ConditionalCDF, GaussianCDF, GaussianMixtureCDF,
-                               Morph, banana, monotone_root, morph, tril_inverse, tril_solve)
-from nfref.inverse_cdf.examples import example_banana, example_gumbel, example_mixture
+                               InverseCDFTransform, Morph, banana, morph)
+from nfref.inverse_cdf.examples import (example_banana, example_gumbel, example_mixture,
+                                       sample_direct)
+from nfref.numerics import solve_monotone, tril_inverse, tril_solve
+from nfref.transform import Transform
 
 
 def test_tril_helpers_against_numpy(rng):
@@ -22,18 +26,25 @@ def test_tril_helpers_against_numpy(rng):
         assert np.max(np.abs(tril_solve(jac, v, transpose) - ref)) <= 1e-13
 
 
-def test_monotone_root_matches_ndtri_in_both_tails():
+def test_solve_monotone_as_the_laws_call_it_matches_ndtri_in_both_tails():
+    # As the mixture and the conditionals call it: Newton on log F below 1/2, tol 1e-13.
     # Lower half on F; the upper half solved as 1 - F(-x) = 1 - w, increasing in x.
     from scipy.special import ndtr, ndtri
     w = np.array([1e-300, 1e-50, 1e-5, 0.3, 0.5])
 
-    def pdf(x, idx):
-        return np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
-    x = monotone_root(lambda x, idx: ndtr(x), pdf, w, np.full(5, -40.0), np.full(5, 10.0))
+    def cdf_and_pdf(x, idx):
+        return ndtr(x), np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+    x = solve_monotone(cdf_and_pdf, w, np.full(5, -40.0), np.full(5, 10.0), tol=1e-13,
+                       log_newton_below=0.5).x
     assert np.max(np.abs(x - ndtri(w)) / (1 + np.abs(x))) <= 1e-14
     w_bar = np.array([1e-12, 1e-100])                   # w = 1 - w_bar rounds or is inexact
-    x = -monotone_root(lambda x, idx: ndtr(x), pdf, w_bar, np.full(2, -40.0), np.full(2, 10.0))
+    x = -solve_monotone(cdf_and_pdf, w_bar, np.full(2, -40.0), np.full(2, 10.0), tol=1e-13,
+                        log_newton_below=0.5).x
     assert np.max(np.abs(x + ndtri(w_bar)) / (1 + np.abs(x))) <= 1e-14
+    # from the conditionals' proposed bracket [-1, 1], which the solver has to grow
+    x = solve_monotone(cdf_and_pdf, w, -np.ones(5), np.ones(5), tol=1e-13,
+                       log_newton_below=0.5).x
+    assert np.max(np.abs(x - ndtri(w)) / (1 + np.abs(x))) <= 1e-14
 
 
 def test_one_component_mixture_is_the_gaussian(rng):
@@ -183,3 +194,84 @@ def test_mixture_logpdf_far_in_the_tails():
                      for w, mk, Sk in zip(m.weights, m.means, m.covs)], axis=0)
     assert np.max(np.abs(m.logpdf(z) - ref) / np.abs(ref)) <= 1e-13
     assert np.all(np.isfinite(m.partial_cdf_jacobian(z)))
+
+
+def test_far_tails_of_a_numerical_conditional_grow_the_bracket():
+    # Gumbel from its CDF only: the solver grows [-1, 1] to about [-7, 37] for these levels.
+    law = example_gumbel()
+    u = np.array([[1e-300], [1e-50], [1e-16], [0.5], [1 - 1e-8], [1 - 1e-16]])
+    z = law.quantile(u)
+    w, w_bar = law.partial_cdf_pair(z)
+    small = np.where(u <= 0.5, u, 1.0 - u)
+    got = np.where(u <= 0.5, w, w_bar)
+    assert np.max(np.abs(got - small) / small) <= 1e-10
+    assert z[0, 0] < -6.5 and z[-1, 0] > 36.5
+
+
+@pytest.mark.parametrize("cls", [InverseCDFTransform, GaussianCDF, GaussianMixtureCDF,
+                                 ConditionalCDF, Morph])
+def test_classes_write_the_pass_hooks_only(cls):
+    for old in ("_forward_vjp", "_inverse_vjp", "_solve_jacobian_transpose", "_G_pair",
+                "_Q_pair", "_jacobian_G", "_grad_logpdf"):
+        assert not hasattr(cls, old), f"{cls.__name__} still has {old}"
+    # the base's hooks (and their legacy branches) are never reached
+    for hook in ("_forward_and_vjp", "_inverse_and_vjp", "_jacobian", "_forward", "_inverse"):
+        assert getattr(cls, hook) is not getattr(Transform, hook), f"{cls.__name__}.{hook}"
+    assert isinstance(vars(cls).get("numerical_inverse", property()), property)
+
+
+def test_numerical_inverse_is_derived_and_read_only():
+    g = GaussianCDF.random(2, 0)
+    laws = [(example_mixture(), True), (example_banana(), False), (example_banana(False), True),
+            (g, False), (Morph(example_banana(), g), False), (Morph(g, example_mixture()), True)]
+    for law, expected in laws:
+        assert law.numerical_inverse is expected, repr(law)
+        with pytest.raises(AttributeError):
+            law.numerical_inverse = not expected
+
+
+def test_morph_pullback_in_both_tails_is_the_affine_map():
+    # N(0, 1) -> N(3, 2^2) is z = 3 + 2y: gy = 2 gz and the log-det (log 2) has no gradient,
+    # although the pass goes through w = Phi(y) down to 1e-198 on either side. The pullback
+    # multiplies 1/phi(eps_z) by phi(eps_y), each near e^{-450} at |y| = 30: an error d eps
+    # of the quantile becomes a relative error |eps| d eps, so the bound grows like 1 + y^2
+    # (as the log-det bound of the s01 morph claim does).
+    m = Morph(GaussianCDF([0.0], [[0.0]]), GaussianCDF.from_mean_cov([3.0], [[4.0]]))
+    y = np.linspace(-30, 30, 61)[:, None]
+    gz, gl = np.linspace(-1, 1, 61)[:, None], np.linspace(2, -3, 61)
+    z, logdet, back = m.forward_and_vjp(y)
+    gy, gp = back(gz, gl)
+    assert gp == {}
+    scale = 1.0 + y ** 2
+    assert np.max(np.abs(gy - 2.0 * gz) / scale) <= 5e-14
+    x, _, back_inv = m.inverse_and_vjp(z)
+    gz_back, _ = back_inv(gy, gl)
+    assert np.max(np.abs(gz_back - 0.5 * gy) / scale) <= 5e-14
+    assert np.max(np.abs(x - y) / (1 + np.abs(y))) <= 1e-13
+
+
+@pytest.mark.parametrize("pair", ["gaussian->mixture", "mixture->gaussian", "banana->gaussian"])
+def test_morph_between_learnable_and_numerical_laws_pulls_back(pair):
+    g = GaussianCDF.random(2, 3)
+    source, target = {"gaussian->mixture": (g, example_mixture()),
+                      "mixture->gaussian": (example_mixture(), g),
+                      "banana->gaussian": (example_banana(False), g)}[pair]
+    m = Morph(source, target)
+    y = sample_direct(source, 12, 5)
+    for direction in ("forward", "inverse"):
+        res = check_vjp(m, y, direction, bound=1e-6)
+        assert res.passed, str(res)
+
+
+def test_gaussian_pullbacks_near_and_in_the_tails():
+    # Parameter and input gradients of both directions: the forward one where u can move by
+    # a finite-difference step (its far tails are checked exactly by the affine morph above),
+    # the inverse one at z = Q(u) for u = 1e-12 and 1 - 1e-12 (where z moves freely; the
+    # upper tail goes through the survival side).
+    g = GaussianCDF.random(2, 8)
+    u = np.array([[0.02, 0.5], [0.5, 0.98], [0.98, 0.02], [0.3, 0.7]])
+    res = check_vjp(g, u, "forward", bound=1e-6)
+    assert res.passed, str(res)
+    u = np.array([[1e-12, 0.5], [0.5, 1 - 1e-12], [1 - 1e-12, 1e-12], [0.3, 0.7]])
+    res = check_vjp(g, u, "inverse", bound=1e-6)
+    assert res.passed, str(res)

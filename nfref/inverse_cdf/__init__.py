@@ -15,19 +15,21 @@ Every class here is a :class:`~nfref.transform.Transform` whose *forward* map is
 :class:`ConditionalCDF`      any law given by its conditionals (:class:`Conditional`);
                              :func:`banana` is the worked example
 :class:`Morph`, :func:`morph`  :math:`Q_Z \circ G_Y` with its Jacobian and log-determinant
-:func:`monotone_root`        the vectorized bracketed-Newton solver behind numerical :math:`Q`
 ===========================  ============================================================
+
+A numerical :math:`Q` is solved by :func:`nfref.numerics.solve_monotone`; the triangular
+solves behind :math:`J_Q = J_G^{-1}` are :func:`nfref.numerics.tril_solve` and
+:func:`nfref.numerics.tril_inverse`.
 
 The fixed laws used by the claims, figures and notebook, with samplers that do not use
 :math:`Q`, are in :mod:`nfref.inverse_cdf.examples`.
 """
 
-from nfref.inverse_cdf._base import InverseCDFTransform, monotone_root, tril_inverse, tril_solve
+from nfref.inverse_cdf._base import InverseCDFTransform
 from nfref.inverse_cdf.conditional import Conditional, ConditionalCDF, banana
 from nfref.inverse_cdf.gaussian import GaussianCDF
 from nfref.inverse_cdf.mixture import GaussianMixtureCDF
 from nfref.inverse_cdf.morph import Morph, morph
 
 __all__ = ["InverseCDFTransform", "GaussianCDF", "GaussianMixtureCDF", "Conditional",
-           "ConditionalCDF", "banana", "Morph", "morph", "monotone_root", "tril_inverse",
-           "tril_solve"]
+           "ConditionalCDF", "banana", "Morph", "morph"]

@@ -18,152 +18,73 @@ Orientation in nfref: the Transform's *forward* map is :math:`Q` (unit cube
 Gradients with respect to the inputs, for a transform without learnable parameters.
 Forward: :math:`z = Q(u)`, :math:`\ell(u) = \log|\det J_Q(u)| = -\log p_Z(Q(u))`, so
 
-.. math:: \nabla_u\big(g_z^\top z + g_\ell\,\ell\big) = J_Q(u)^\top\big(g_z - g_\ell\,\nabla_z\log p_Z(z)\big).
+.. math::
+    \nabla_u\big(g_z^\top z + g_\ell\,\ell\big)
+    = J_Q(u)^\top\big(g_z - g_\ell\,\nabla_z\log p_Z(z)\big)
+    = J_G(z)^{-\top}\big(g_z - g_\ell\,\nabla_z\log p_Z(z)\big).
 
 Inverse: :math:`w = G(z)`, :math:`\ell^{-1}(z) = \log p_Z(z)`, so
 
 .. math:: \nabla_z\big(g_w^\top w + g_\ell\,\ell^{-1}\big) = J_G(z)^\top g_w + g_\ell\,\nabla_z\log p_Z(z).
 
+Both pullbacks need :math:`J_G(z)` and :math:`\nabla_z\log p_Z(z)` at the point of the
+pass (for the forward direction, at :math:`z = Q(u)`, the solution the pass found); they
+are formed once, when the pass runs, from the pieces the pass computed (a law's
+standardized residuals, mixture posteriors, conditional log-densities), and the forward
+pullback is one back substitution with :math:`J_G^\top` (:func:`nfref.numerics.tril_solve`);
+for a numerical :math:`Q` this is the implicit-function rule, and the solver's iterations
+are never differentiated.
 :math:`J_Q(u) = J_G(z)^{-1}` is lower triangular too; it is computed by forward
-substitution (:func:`tril_inverse`), so its upper triangle is exactly zero.
+substitution (:func:`nfref.numerics.tril_inverse`), so its upper triangle is exactly zero.
 """
 
 import numpy as np
 
 from nfref._validation import as_rng
+from nfref.numerics import tril_inverse, tril_solve
 from nfref.transform import Transform
 
-__all__ = ["InverseCDFTransform", "tril_inverse", "tril_solve", "lower_solve", "monotone_root"]
-
-
-def tril_inverse(jac):
-    """Inverse of a batch of lower-triangular matrices ``(n, d, d)`` by forward substitution.
-
-    Row ``i`` of :math:`M = J^{-1}` satisfies :math:`M_{ii} = 1/J_{ii}` and
-    :math:`M_{ij} = -\\frac{1}{J_{ii}}\\sum_{j \\le k < i} J_{ik} M_{kj}` for :math:`j < i`;
-    entries above the diagonal stay exactly zero.
-    """
-    n, d, _ = jac.shape
-    inv = np.zeros_like(jac)
-    for i in range(d):
-        inv[:, i, i] = 1.0 / jac[:, i, i]
-        if i:
-            acc = np.einsum("nk,nkj->nj", jac[:, i, :i], inv[:, :i, :i])   # (n, i)
-            inv[:, i, :i] = -acc / jac[:, i, i][:, None]
-    return inv
-
-
-def tril_solve(jac, v, transpose=False):
-    """Solve ``J s = v`` (or ``J^T s = v``) for a batch of lower-triangular ``J`` (n, d, d)."""
-    n, d, _ = jac.shape
-    s = np.zeros_like(v)
-    order = range(d - 1, -1, -1) if transpose else range(d)
-    for i in order:
-        if transpose:   # J^T is upper triangular: row i of J^T is column i of J
-            rest = np.einsum("nk,nk->n", jac[:, i + 1:, i], s[:, i + 1:])
-        else:
-            rest = np.einsum("nk,nk->n", jac[:, i, :i], s[:, :i])
-        s[:, i] = (v[:, i] - rest) / jac[:, i, i]
-    return s
-
-
-def lower_solve(L, v, transpose=False):
-    """Solve ``L s_n = v_n`` (or ``L^T s_n = v_n``) for every row of ``v`` (n, d), one
-    lower-triangular ``L`` (d, d), by substitution over the ``d`` columns.
-
-    (``scipy.linalg.solve_triangular`` took 8 to 20 ms a call with SciPy 1.17 on this
-    project's machines, depending on load and whatever the size, which dominates small
-    problems; this loop over dimensions does not.)
-    """
-    d = L.shape[0]
-    s = np.zeros_like(v)
-    for i in (range(d - 1, -1, -1) if transpose else range(d)):
-        rest = s[:, i + 1:] @ L[i + 1:, i] if transpose else s[:, :i] @ L[i, :i]
-        s[:, i] = (v[:, i] - rest) / L[i, i]
-    return s
-
-
-def monotone_root(cdf, pdf, target, lo, hi, x0=None, tol=1e-13, max_iter=200):
-    r"""Solve :math:`F(x) = w` for increasing :math:`F`, elementwise, by bracketed Newton.
-
-    Newton steps :math:`x \leftarrow x - (F(x) - w)/f(x)` (for :math:`w \le 1/2` on
-    :math:`\log F`: :math:`x \leftarrow x - F(x)\log(F(x)/w)/f(x)`) are taken while they stay inside
-    the bracket :math:`[lo, hi]` (kept with :math:`F(lo) \le w \le F(hi)`), bisection
-    otherwise; every point is updated at once (no loop over points). Stops when every
-    step or bracket is below ``tol * (1 + |x|)``, or the residual :math:`|F(x) - w|` is at
-    the rounding level of :math:`w` (4 units in the last place).
-
-    Parameters
-    ----------
-    cdf, pdf : callable ``(x, idx) -> (m,)``
-        :math:`F` and :math:`f = F'` at points ``x`` (shape ``(m,)``) for the problems
-        ``idx`` (an index array into the batch, so per-point parameters can be sliced).
-    target : ndarray, shape (n,)
-        The levels :math:`w`.
-    lo, hi : ndarray, shape (n,)
-        A bracket: :math:`F(lo) \le w \le F(hi)`.
-    x0 : ndarray, shape (n,), optional
-        Starting points (clipped into the bracket); the midpoint if omitted.
-
-    Returns
-    -------
-    ndarray, shape (n,)
-
-    Raises
-    ------
-    ValueError
-        If some points did not converge in ``max_iter`` iterations.
-    """
-    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
-    x = 0.5 * (lo + hi) if x0 is None else np.clip(x0, lo, hi)
-    active = np.arange(target.size)
-    for _ in range(max_iter):
-        xa, la, ha, ta = x[active], lo[active], hi[active], target[active]
-        fa = cdf(xa, active) - ta
-        la = np.where(fa < 0, xa, la)
-        ha = np.where(fa >= 0, xa, ha)
-        dens = pdf(xa, active)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # Below 1/2, Newton on log F (log F is nearly quadratic in a light lower tail,
-            # where F itself shrinks geometrically and plain Newton crawls); above, on F.
-            fx = fa + ta
-            log_step = (np.log(fx) - np.log(ta)) * fx / dens
-            newton = xa - np.where(ta <= 0.5, log_step, fa / dens)
-        scale = tol * (1.0 + np.abs(xa))
-        # A converged Newton step may land on the bracket's end (F(x) - w of either sign
-        # at rounding level): accept it before the bracket test would send it to bisection.
-        converged = np.isfinite(newton) & (np.abs(newton - xa) <= scale)
-        ok = converged | (np.isfinite(newton) & (newton > la) & (newton < ha))
-        new = np.where(ok, newton, 0.5 * (la + ha))
-        # Residual at the rounding level of w: x is as good as F's float64 values allow
-        # (in a CDF's upper tail, where F is flat near 1, that is far from 1e-13; the laws
-        # therefore solve there with the survival function instead).
-        floor = np.abs(fa) <= 4.0 * np.finfo(float).eps * np.abs(ta)
-        done = converged | floor | (ha - la <= scale) | (fa == 0)
-        x[active], lo[active], hi[active] = np.where(fa == 0, xa, new), la, ha
-        active = active[~done]
-        if active.size == 0:
-            return x
-    raise ValueError(f"monotone_root: {active.size} of {target.size} points did not converge "
-                     f"in {max_iter} iterations")
+__all__ = ["InverseCDFTransform"]
 
 
 class InverseCDFTransform(Transform):
-    """Shared machinery: forward is ``Q`` (cube to R^d), inverse is ``G`` (R^d to cube).
+    r"""Shared machinery: forward is ``Q`` (cube to R^d), inverse is ``G`` (R^d to cube).
 
-    Subclasses implement ``_G_pair(z) -> (w, w_bar, logp)``, ``_Q_pair(w, w_bar) -> (z, logp)``,
-    ``_jacobian_G(z) -> (n, d, d)`` and ``_grad_logpdf(z) -> (n, d)``; this class
-    derives the Transform hooks (for transforms without learnable parameters) and the
+    A law implements four hooks that share the pieces of one pass:
+
+    ``_G_pass(z) -> (w, w_bar, logp, pieces)``
+        :math:`w = G(z)`, :math:`\bar w = 1 - w` (computed directly),
+        :math:`\log p_Z(z)`, and whatever the slopes below need (``pieces``).
+    ``_Q_pass(w, w_bar) -> (z, logp, pieces)``
+        :math:`z = Q(w)` (from :math:`\bar w` where :math:`w > 1/2`), :math:`\log p_Z(z)`,
+        and the pieces at that :math:`z`, of the same kind as ``_G_pass`` returns.
+    ``_jacobian_G_from(z, pieces) -> (n, d, d)``
+        :math:`J_G(z)`, lower triangular.
+    ``_grad_logpdf_from(z, pieces) -> (n, d)``
+        :math:`\nabla_z \log p_Z(z)`.
+
+    From them this class builds the Transform hooks (``_forward_and_vjp``,
+    ``_inverse_and_vjp``, ``_jacobian``, and the value-only ``_forward``/``_inverse``, which
+    skip the slopes), the pair passes ``_forward_pair_and_vjp(w, w_bar)`` and
+    ``_inverse_pair_and_vjp(z)`` that :class:`~nfref.inverse_cdf.Morph` composes, and the
     public helpers ``partial_cdf``, ``partial_cdf_pair``, ``partial_cdf_jacobian``,
-    ``quantile``, ``logpdf``, ``grad_logpdf`` and ``rvs``.
+    ``quantile``, ``logpdf``, ``grad_logpdf`` and ``rvs``. A law with learnable parameters
+    (:class:`~nfref.inverse_cdf.GaussianCDF`) overrides the two pair passes to add their
+    gradients.
 
     Both tails: in float64 a CDF value above :math:`1 - 2^{-53}` rounds to 1, so the upper
     tail of :math:`G` is lost past about 8.3 standard deviations. Every law therefore also
-    computes :math:`\bar w = 1 - w` directly (survival functions), and ``_Q_pair`` inverts
+    computes :math:`\bar w = 1 - w` directly (survival functions), and ``_Q_pass`` inverts
     from :math:`\bar w` where :math:`w > 1/2`. The Transform's own ``forward`` takes ``u``
     only (``1 - u`` is exact there for ``u > 1/2``); :class:`~nfref.inverse_cdf.Morph` passes
     the pair, so morphing stays accurate in both tails.
     """
+
+    @property
+    def numerical_inverse(self):
+        """True when ``Q`` (the forward map) is a numerical solve, so round trips hold to the
+        solver's tolerance; false here, laws with a numerical ``Q`` say so."""
+        return False
 
     # ---------------------------------------------------------------- public helpers
     def partial_cdf(self, z):
@@ -173,10 +94,9 @@ class InverseCDFTransform(Transform):
     def partial_cdf_pair(self, z):
         """``(w, 1 - w)`` with ``w = G(z)``, the second computed directly (accurate where
         ``w`` rounds to 1), each of shape (n, d)."""
-        z = self._prepare(z, "z")
-        self._check_inverse_domain(z)
-        w, w_bar, _ = self._G_pair(z)
-        return w, w_bar
+        z = self._prepare_z(z)
+        w, w_bar, _, _ = self._G_pass(z)
+        return self._finite_out("partial_cdf_pair", w, w_bar)
 
     def quantile(self, u):
         """``z = Q(u)`` (eqs. (3)-(5)), shape (n, d)."""
@@ -188,14 +108,15 @@ class InverseCDFTransform(Transform):
 
     def grad_logpdf(self, z):
         """``grad_z log p_Z(z)``, shape (n, d)."""
-        z = self._prepare(z, "z")
-        return self._finite_out("grad_logpdf", self._grad_logpdf(z))[0]
+        z = self._prepare_z(z)
+        pieces = self._G_pass(z)[3]
+        return self._finite_out("grad_logpdf", self._grad_logpdf_from(z, pieces))[0]
 
     def partial_cdf_jacobian(self, z):
         """``J_G[n, j, i] = dG_j/dz_i`` (lower triangular), shape (n, d, d)."""
-        z = self._prepare(z, "z")
-        self._check_inverse_domain(z)
-        return self._finite_out("partial_cdf_jacobian", self._jacobian_G(z))[0]
+        z = self._prepare_z(z)
+        pieces = self._G_pass(z)[3]
+        return self._finite_out("partial_cdf_jacobian", self._jacobian_G_from(z, pieces))[0]
 
     def rvs(self, size=1, random_state=None):
         """Draw ``Z = Q(U)``, ``U ~ Uni(0, 1)^d`` (eq. (5)), shape (size, d)."""
@@ -205,6 +126,35 @@ class InverseCDFTransform(Transform):
         u = rng.uniform(size=(int(size), self.dim))
         u[u == 0.0] = np.nextafter(0.0, 1.0)      # uniform() may return exactly 0
         return self.quantile(u)
+
+    def _prepare_z(self, z):
+        z = self._prepare(z, "z")
+        self._check_inverse_domain(z)
+        return z
+
+    # ---------------------------------------------------------------- the two passes
+    def _forward_pair_and_vjp(self, w, w_bar):
+        r"""``(z, logdet, back)`` of :math:`z = Q(w)`, ``logdet = -log p_Z(z)``, with
+        ``back(gz, gl) -> (gw, {})``: :math:`g_w = J_G(z)^{-\top}(g_z - g_\ell\nabla\log p_Z(z))`
+        (module docstring), with :math:`J_G(z)` and the gradient formed once, here."""
+        z, logp, pieces = self._Q_pass(w, w_bar)
+        jac_g = self._jacobian_G_from(z, pieces)                   # (n, d, d)
+        grad = self._grad_logpdf_from(z, pieces)                   # (n, d)
+
+        def back(gz, gl):
+            return tril_solve(jac_g, gz - gl[:, None] * grad, transpose=True), {}
+        return z, -logp, back
+
+    def _inverse_pair_and_vjp(self, z):
+        r"""``(w, w_bar, logp, back)`` of :math:`w = G(z)`, with ``back(gw, gl) -> (gz, {})``:
+        :math:`g_z = J_G(z)^\top g_w + g_\ell\nabla\log p_Z(z)` (module docstring)."""
+        w, w_bar, logp, pieces = self._G_pass(z)
+        jac_g = self._jacobian_G_from(z, pieces)                   # (n, d, d)
+        grad = self._grad_logpdf_from(z, pieces)                   # (n, d)
+
+        def back(gw, gl):
+            return np.einsum("nji,nj->ni", jac_g, gw) + gl[:, None] * grad, {}
+        return w, w_bar, logp, back
 
     # ---------------------------------------------------------------- Transform hooks
     def _check_forward_domain(self, u):
@@ -216,32 +166,34 @@ class InverseCDFTransform(Transform):
                              f"{int(outside.sum())} entries outside, e.g. u{list(idx)} = "
                              f"{u[idx]!r}")
 
-    def _G(self, z):
-        w, _, logp = self._G_pair(z)
-        return w, logp
+    def _forward_and_vjp(self, u):
+        return self._forward_pair_and_vjp(u, 1.0 - u)
 
-    def _Q(self, u):
-        return self._Q_pair(u, 1.0 - u)
+    def _inverse_and_vjp(self, z):
+        w, _, logp, back = self._inverse_pair_and_vjp(z)
+        return w, logp, back
 
     def _forward(self, u):
-        z, logp = self._Q(u)
+        z, logp, _ = self._Q_pass(u, 1.0 - u)
         return z, -logp
 
     def _inverse(self, z):
-        return self._G(z)
+        w, _, logp, _ = self._G_pass(z)
+        return w, logp
 
     def _jacobian(self, u):
-        z, _ = self._Q(u)
-        return tril_inverse(self._jacobian_G(z))
+        z, _, pieces = self._Q_pass(u, 1.0 - u)
+        return tril_inverse(self._jacobian_G_from(z, pieces))
 
-    def _forward_vjp(self, u, gx, gl):
-        z, _ = self._Q(u)
-        jac_g = self._jacobian_G(z)                                # (n, d, d)
-        v = gx - gl[:, None] * self._grad_logpdf(z)                # (n, d)
-        return tril_solve(jac_g, v, transpose=True), {}
+    # ---------------------------------------------------------------- the law's hooks
+    def _G_pass(self, z):
+        raise NotImplementedError
 
-    def _inverse_vjp(self, z, gu, gl):
-        jac_g = self._jacobian_G(z)                                # (n, d, d)
-        gz = np.einsum("nji,nj->ni", jac_g, gu) + gl[:, None] * self._grad_logpdf(z)
-        return gz, {}
+    def _Q_pass(self, w, w_bar):
+        raise NotImplementedError
 
+    def _jacobian_G_from(self, z, pieces):
+        raise NotImplementedError
+
+    def _grad_logpdf_from(self, z, pieces):
+        raise NotImplementedError

@@ -8,13 +8,16 @@ builds
 * :math:`G(z)_j = F_j(z_j\mid z_{<j})` (eqs. (1)-(2)) and
   :math:`\log|\det J_G(z)| = \sum_j \log p_j(z_j\mid z_{<j}) = \log p_Z(z)`;
 * :math:`Q(u)_j = F_j^{-1}(u_j \mid z_{<j})` (eqs. (3)-(5)), coordinate after coordinate,
-  from ``ppf`` when given, otherwise by a bracket that doubles until it holds the root and
-  bracketed Newton (:func:`~nfref.inverse_cdf.monotone_root`), vectorized over points;
+  from ``ppf`` when given, otherwise by safeguarded bracketed Newton
+  (:func:`nfref.numerics.solve_monotone`, whose bracket grows from ``[-1, 1]`` until it holds
+  the root), vectorized over points; above :math:`u_j = 1/2` from the survival side
+  :math:`1 - F_j` when ``sf`` is given;
 * the lower-triangular Jacobian :math:`J_G[j, i] = \partial F_j/\partial z_i`: the diagonal
   is the conditional density, the entries left of it come from ``cdf_grad``
   (:math:`\partial F_j/\partial z_{<j}`, which the CDF and density alone do not determine);
-* :math:`\nabla_z \log p_Z` from ``logpdf_grad``, for the input VJPs of
-  :mod:`nfref.inverse_cdf._base`.
+* :math:`\nabla_z \log p_Z` from ``logpdf_grad``, for the input pullbacks of
+  :mod:`nfref.inverse_cdf._base` (the diagonal of :math:`J_G` is taken from the conditional
+  log-densities the pass already computed).
 
 Example: the banana (:func:`banana`), :math:`z_1 \sim N(0,1)`,
 :math:`z_j \mid z_{<j} \sim N(b z_{j-1}^2, s^2)`. With :math:`e = (t - b p^2)/s` and
@@ -36,12 +39,13 @@ from typing import Callable, Optional
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from nfref._validation import as_rng
-from nfref.inverse_cdf._base import InverseCDFTransform, monotone_root
+from nfref.inverse_cdf._base import InverseCDFTransform
+from nfref.numerics import solve_monotone
 
 __all__ = ["Conditional", "ConditionalCDF", "banana"]
 
 LOG_2PI = np.log(2.0 * np.pi)
+TOL = 1e-13               # relative step at which a numerical F_j^{-1} stops
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,11 @@ class ConditionalCDF(InverseCDFTransform):
                              f"{[type(c).__name__ for c in conditionals]}")
         super().__init__(len(conditionals))
         self.conditionals, self.name = conditionals, name
-        self.numerical_inverse = any(c.ppf is None for c in conditionals)
+
+    @property
+    def numerical_inverse(self):
+        """True when some coordinate has no ``ppf``, so ``Q`` is (partly) a numerical solve."""
+        return any(c.ppf is None for c in self.conditionals)
 
     def __repr__(self):
         return f"ConditionalCDF({self.name!r}, dim={self.dim})"
@@ -133,21 +141,22 @@ class ConditionalCDF(InverseCDFTransform):
         return out
 
     # ------------------------------------------------------------------ maths
-    def _G_pair(self, z):
+    # The pieces of a pass are the conditional log-densities log p_j(z_j | z_<j), (n, d):
+    # their exponentials are the diagonal of J_G.
+    def _G_pass(self, z):
         w, w_bar = np.empty_like(z), np.empty_like(z)
-        logp = np.zeros(z.shape[0])
+        logp_cols = np.empty_like(z)
         for j in range(self.dim):
             past = z[:, :j]                                        # (n, j)
             w[:, j] = self._call(j, "cdf", z[:, j], past)
             w_bar[:, j] = (self._call(j, "sf", z[:, j], past)
                            if self.conditionals[j].sf is not None else 1.0 - w[:, j])
-            logp += self._call(j, "logpdf", z[:, j], past)
-        return w, w_bar, logp
+            logp_cols[:, j] = self._call(j, "logpdf", z[:, j], past)
+        return w, w_bar, logp_cols.sum(axis=1), logp_cols
 
-    def _Q_pair(self, w, w_bar):
-        n = w.shape[0]
+    def _Q_pass(self, w, w_bar):
         z = np.empty_like(w)
-        logp = np.zeros(n)
+        logp_cols = np.empty_like(w)
         for j in range(self.dim):                                  # eq. (3)
             past = z[:, :j]
             cond = self.conditionals[j]
@@ -159,53 +168,42 @@ class ConditionalCDF(InverseCDFTransform):
             else:
                 z[:, j] = self._solve(j, np.where(upper, w_bar[:, j], w[:, j]), past,
                                       np.where(upper, -1.0, 1.0))
-            logp += self._call(j, "logpdf", z[:, j], past)
-        return z, logp
+            logp_cols[:, j] = self._call(j, "logpdf", z[:, j], past)
+        return z, logp_cols.sum(axis=1), logp_cols
 
     def _solve(self, j, level, past, sign):
-        """Numerical :math:`F_j^{-1}`: doubling bracket, then bracketed Newton.
+        r"""Numerical :math:`F_j^{-1}` by :func:`nfref.numerics.solve_monotone`.
 
         Rows with ``sign = 1`` solve :math:`F_j(x) = level`; rows with ``sign = -1`` solve
-        :math:`1 - F_j(-x) = level` (increasing in ``x``); the result is ``sign * x``.
+        :math:`1 - F_j(-x) = level` (increasing in ``x``); the result is ``sign * x``. The
+        proposed bracket is ``[-1, 1]``; the solver moves it outward, doubling its width, until
+        it holds the root, and runs Newton on :math:`\log F` for levels up to 1/2 (every level
+        here: the upper half is solved from the survival side).
         """
-        def cdf(x, idx):
+        has_sf = self.conditionals[j].sf is not None
+
+        def cdf_and_pdf(x, idx):
             t, sg, pa = sign[idx] * x, sign[idx], past[idx]
             out = self._call(j, "cdf", t, pa)
             if (sg < 0).any():
-                out = np.where(sg > 0, out, self._call(j, "sf", t, pa)
-                               if self.conditionals[j].sf is not None else 1.0 - out)
-            return out
-
-        def pdf(x, idx):
-            return np.exp(self._call(j, "logpdf", sign[idx] * x, past[idx]))
+                out = np.where(sg > 0, out, self._call(j, "sf", t, pa) if has_sf else 1.0 - out)
+            return out, np.exp(self._call(j, "logpdf", t, pa))
 
         n = level.size
-        lo, hi = -np.ones(n), np.ones(n)
-        every = np.arange(n)
-        for _ in range(200):      # the width at least doubles: 2^200 covers any sane law
-            low_bad = cdf(lo, every) > level
-            high_bad = cdf(hi, every) < level
-            if not (low_bad.any() or high_bad.any()):
-                break
-            width = hi - lo
-            lo = np.where(low_bad, lo - width, lo)
-            hi = np.where(high_bad, hi + width, hi)
-        else:
-            raise ValueError(f"ConditionalCDF({self.name!r}): no finite bracket holds the "
-                             f"quantile of coordinate {j}")
-        return sign * monotone_root(cdf, pdf, level, lo, hi)
+        root = solve_monotone(cdf_and_pdf, level, -np.ones(n), np.ones(n), tol=TOL,
+                              name=f"ConditionalCDF({self.name!r}).forward (coordinate {j})",
+                              log_newton_below=0.5)
+        return sign * root.x
 
-    def _jacobian_G(self, z):
+    def _jacobian_G_from(self, z, logp_cols):
         n, d = z.shape
         jac = np.zeros((n, d, d))
-        for j in range(d):
-            past = z[:, :j]
-            jac[:, j, j] = np.exp(self._call(j, "logpdf", z[:, j], past))
-            if j:
-                jac[:, j, :j] = self._call(j, "cdf_grad", z[:, j], past)
+        jac[:, np.arange(d), np.arange(d)] = np.exp(logp_cols)    # p_j(z_j | z_<j)
+        for j in range(1, d):
+            jac[:, j, :j] = self._call(j, "cdf_grad", z[:, j], z[:, :j])
         return jac
 
-    def _grad_logpdf(self, z):
+    def _grad_logpdf_from(self, z, logp_cols):
         g = np.zeros_like(z)
         for j in range(self.dim):
             g[:, :j + 1] += self._call(j, "logpdf_grad", z[:, j], z[:, :j])

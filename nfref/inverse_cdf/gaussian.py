@@ -57,13 +57,21 @@ Inverse, :math:`w = \Phi(\varepsilon)`, :math:`\varepsilon = L^{-1}(z-\mu)`,
       - \Big(\sum_n g_{\ell,n}\Big)\operatorname{diag}(1/L_{jj}).
 
 Then :math:`\nabla_R = \operatorname{tril}(\nabla_L,-1) + \operatorname{diag}(L_{jj}\,[\nabla_L]_{jj})`.
+
+Each direction runs once (``_forward_pair_and_vjp``, ``_inverse_pair_and_vjp``): the pullback
+keeps :math:`L`, :math:`\varepsilon` and :math:`1/\varphi(\varepsilon)` (forward) or
+:math:`\varphi(\varepsilon)` (inverse) of its pass. The forward formulas hold for the pair
+:math:`(w, 1 - w)` that :class:`~nfref.inverse_cdf.Morph` passes, with :math:`u = w`: the
+quantile is taken from whichever side is accurate, and :math:`d\varepsilon_j/dw_j =
+1/\varphi(\varepsilon_j)` on both.
 """
 
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from nfref._validation import as_rng
-from nfref.inverse_cdf._base import InverseCDFTransform, lower_solve, tril_inverse
+from nfref.inverse_cdf._base import InverseCDFTransform
+from nfref.numerics import lower_solve, tril_inverse
 
 __all__ = ["GaussianCDF"]
 
@@ -221,56 +229,67 @@ class GaussianCDF(InverseCDFTransform):
     def _eps(self, z, L):
         return lower_solve(L, z - self.params["mean"])             # L^{-1}(z - mu), (n, d)
 
+    @staticmethod
+    def _eps_from_cube(w, w_bar):
+        """``Phi^{-1}(w)``, from ``-Phi^{-1}(1 - w)`` where ``w > 1/2`` (the tail-accurate side)."""
+        return np.where(w <= 0.5, ndtri(w), -ndtri(w_bar))
+
     def _logp_from_eps(self, eps, L):
         return (-0.5 * np.sum(eps * eps, axis=1) - np.sum(np.log(np.diag(L)))
                 - 0.5 * self.dim * LOG_2PI)
 
-    def _Q_pair(self, w, w_bar):
+    # The pieces of a pass are (L, eps): the Cholesky factor and eps = L^{-1}(z - mu).
+    def _Q_pass(self, w, w_bar):
         L = self.cholesky()
-        eps = np.where(w <= 0.5, ndtri(w), -ndtri(w_bar))         # (n, d)
-        return self.params["mean"] + eps @ L.T, self._logp_from_eps(eps, L)
+        eps = self._eps_from_cube(w, w_bar)                        # (n, d)
+        return self.params["mean"] + eps @ L.T, self._logp_from_eps(eps, L), (L, eps)
 
-    def _G_pair(self, z):
+    def _G_pass(self, z):
         L = self.cholesky()
         eps = self._eps(z, L)
-        return ndtr(eps), ndtr(-eps), self._logp_from_eps(eps, L)
+        return ndtr(eps), ndtr(-eps), self._logp_from_eps(eps, L), (L, eps)
 
-    def _eps_u(self, u):
-        return np.where(u <= 0.5, ndtri(u), -ndtri(1.0 - u))      # the tail-accurate side
-
-    def _jacobian(self, u):
-        # J_Q[n, i, j] = L_ij / phi(eps_nj); exact zeros above the diagonal.
-        eps = self._eps_u(u)
-        return self.cholesky()[None, :, :] * (SQRT_2PI * np.exp(0.5 * eps * eps))[:, None, :]
-
-    def _jacobian_G(self, z):
+    def _jacobian_G_from(self, z, pieces):
         # J_G = diag(phi(eps)) L^{-1}; L^{-1} is lower triangular.
-        L = self.cholesky()
-        eps = self._eps(z, L)
+        L, eps = pieces
         Linv = tril_inverse(L[None])[0]
         return np.tril(Linv)[None, :, :] * _phi(eps)[:, :, None]
 
-    def _grad_logpdf(self, z):
-        L = self.cholesky()
-        eps = self._eps(z, L)
+    def _grad_logpdf_from(self, z, pieces):
+        L, eps = pieces
         return -lower_solve(L, eps, transpose=True)                # -Sigma^{-1}(z - mu)
 
-    def _grad_raw(self, gL, L):
+    def _jacobian(self, u):
+        # J_Q[n, i, j] = L_ij / phi(eps_nj); exact zeros above the diagonal.
+        eps = self._eps_from_cube(u, 1.0 - u)
+        return self.cholesky()[None, :, :] * (SQRT_2PI * np.exp(0.5 * eps * eps))[:, None, :]
+
+    @staticmethod
+    def _grad_raw(gL, L):
         g = np.tril(gL, -1)
         return g + np.diag(np.diag(gL) * np.diag(L))
 
-    def _forward_vjp(self, u, gx, gl):
-        L = self.cholesky()
-        eps = self._eps_u(u)                                       # (n, d)
-        inv_phi = SQRT_2PI * np.exp(0.5 * eps * eps)               # d eps / d u
-        gu = (gx @ L + gl[:, None] * eps) * inv_phi
-        gL = np.tril(gx.T @ eps) + gl.sum() * np.diag(1.0 / np.diag(L))
-        return gu, {"mean": gx.sum(0), "chol_raw": self._grad_raw(gL, L)}
+    def _forward_pair_and_vjp(self, w, w_bar):
+        # x = mu + L eps(w), logdet = -log N(x); pullback of the module docstring ("Forward").
+        x, logp, (L, eps) = self._Q_pass(w, w_bar)
+        inv_phi = SQRT_2PI * np.exp(0.5 * eps * eps)               # d eps / d w, (n, d)
+        inv_diag = np.diag(1.0 / np.diag(L))
 
-    def _inverse_vjp(self, z, gu, gl):
-        L = self.cholesky()
-        eps = self._eps(z, L)                                      # (n, d)
-        a = gu * _phi(eps) - gl[:, None] * eps                     # dL/d eps
-        gz = lower_solve(L, a, transpose=True)                     # L^{-T} a
-        gL = -np.tril(gz.T @ eps) - gl.sum() * np.diag(1.0 / np.diag(L))
-        return gz, {"mean": -gz.sum(0), "chol_raw": self._grad_raw(gL, L)}
+        def back(gx, gl):
+            gw = (gx @ L + gl[:, None] * eps) * inv_phi
+            gL = np.tril(gx.T @ eps) + gl.sum() * inv_diag
+            return gw, {"mean": gx.sum(0), "chol_raw": self._grad_raw(gL, L)}
+        return x, -logp, back
+
+    def _inverse_pair_and_vjp(self, z):
+        # w = Phi(eps), eps = L^{-1}(z - mu), logdet = log N(z); module docstring ("Inverse").
+        w, w_bar, logp, (L, eps) = self._G_pass(z)
+        phi = _phi(eps)                                            # d w / d eps, (n, d)
+        inv_diag = np.diag(1.0 / np.diag(L))
+
+        def back(gw, gl):
+            a = gw * phi - gl[:, None] * eps                       # dL/d eps
+            gz = lower_solve(L, a, transpose=True)                 # L^{-T} a
+            gL = -np.tril(gz.T @ eps) - gl.sum() * inv_diag
+            return gz, {"mean": -gz.sum(0), "chol_raw": self._grad_raw(gL, L)}
+        return w, w_bar, logp, back

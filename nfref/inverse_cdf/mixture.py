@@ -32,8 +32,14 @@ The log-determinant is :math:`\log p(z)` (log-sum-exp over components) and
 
 :math:`Q` has no closed form: coordinate after coordinate (eq. (3)) it solves the 1-D
 equation :math:`\sum_k r_{kj}\Phi((t - c_{kj})/L_{k,jj}) = w_j` for :math:`t`, with
-:math:`c_{kj} = m_{kj} + \sum_{l<j}L_{k,jl}\varepsilon_{kl}`, by bracketed Newton for all
-points at once (:func:`~nfref.inverse_cdf.monotone_root`), to ``1e-13 (1 + |t|)``.
+:math:`c_{kj} = m_{kj} + \sum_{l<j}L_{k,jl}\varepsilon_{kl}`, by safeguarded bracketed Newton
+for all points at once (:func:`nfref.numerics.solve_monotone`, on :math:`\log F` for
+:math:`w_j \le 1/2`), to ``1e-13 (1 + |t|)``. The smallest and largest component quantiles
+:math:`c_{kj} + L_{k,jj}\Phi^{-1}(w_j)` bracket the root (a mixture of CDFs lies between its
+components); above :math:`w_j = 1/2` the same equation is solved for :math:`-t` from
+:math:`1 - w_j` (computed directly), so the upper tail is as accurate as the lower one. The
+posterior column :math:`r_{\cdot j}` depends on :math:`z_{<j}` only, so the one used by the
+solve is already the one of the final point, and the pass keeps it for :math:`J_G`.
 
 The mixture is a fixed distribution (no learnable parameters); the input gradients of both
 directions are those of :mod:`nfref.inverse_cdf._base`.
@@ -43,12 +49,14 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from nfref._validation import as_rng
-from nfref.inverse_cdf._base import InverseCDFTransform, monotone_root
+from nfref.inverse_cdf._base import InverseCDFTransform
+from nfref.numerics import solve_monotone
 
 __all__ = ["GaussianMixtureCDF"]
 
 LOG_2PI = np.log(2.0 * np.pi)
 SQRT_2PI = np.sqrt(2.0 * np.pi)
+TOL = 1e-13               # relative step at which the Newton solve of Q stops
 
 
 class GaussianMixtureCDF(InverseCDFTransform):
@@ -70,7 +78,10 @@ class GaussianMixtureCDF(InverseCDFTransform):
         symmetric positive definite.
     """
 
-    numerical_inverse = True
+    @property
+    def numerical_inverse(self):
+        """True: ``Q`` is a numerical solve (round trips hold to ``1e-13 (1 + |z|)``)."""
+        return True
 
     def __init__(self, weights, means, covs):
         w = np.atleast_1d(np.asarray(weights, dtype=float))
@@ -150,24 +161,30 @@ class GaussianMixtureCDF(InverseCDFTransform):
         """``log pi_k + log N(z; m_k, S_k)``, shape (K, n)."""
         return np.log(self.weights)[:, None] + self._log_terms(eps).sum(axis=2)
 
-    def _logp(self, eps):
-        lj = self._log_joint(eps)
+    @staticmethod
+    def _logsumexp(lj):
+        """``log p(z) = log sum_k exp(lj[k])`` over components, shape (n,)."""
         top = lj.max(axis=0)
         return top + np.log(np.exp(lj - top).sum(axis=0))                 # (n,)
 
     # ------------------------------------------------------------------ maths
-    def _G_pair(self, z):
+    # The pieces of a pass are (eps, r, lj): eps[k, n] = A_k (z_n - m_k), the posteriors of
+    # the past r[k, n, j] and the joint log-densities lj[k, n] = log pi_k N(z_n; m_k, S_k).
+    def _G_pass(self, z):
         eps = self._eps(z)
         r = self._posterior(eps)
+        lj = self._log_joint(eps)
         return (np.sum(r * ndtr(eps), axis=0), np.sum(r * ndtr(-eps), axis=0),
-                self._logp(eps))
+                self._logsumexp(lj), (eps, r, lj))
 
-    def _Q_pair(self, w, w_bar):
+    def _Q_pass(self, w, w_bar):
         n, d = w.shape
         z = np.zeros((n, d))
+        r_all = np.empty((self.weights.size, n, d))
         for j in range(d):                           # eq. (3), one coordinate at a time
             eps = self._eps(z)                                     # columns < j are final
-            r = self._posterior(eps)[:, :, j]                      # (K, n)
+            r = self._posterior(eps)[:, :, j]                      # (K, n), final: needs z_<j only
+            r_all[:, :, j] = r
             scale = np.exp(self.log_diag[:, j])[:, None]           # (K, 1)
             # Conditional means; the lower half solves F(t) = w for t, the upper half solves
             # 1 - F(t) = w_bar for x = -t (an increasing function of x, same form, -c).
@@ -175,24 +192,27 @@ class GaussianMixtureCDF(InverseCDFTransform):
             c = sign * (z[:, j] - eps[:, :, j] * scale)            # (K, n)
             level = np.where(sign > 0, w[:, j], w_bar[:, j])
 
-            def cdf(x, idx, r=r, c=c, scale=scale):
-                return np.sum(r[:, idx] * ndtr((x - c[:, idx]) / scale), axis=0)
-
-            def pdf(x, idx, r=r, c=c, scale=scale):
+            def cdf_and_pdf(x, idx, r=r, c=c, scale=scale):
                 e = (x - c[:, idx]) / scale
-                return np.sum(r[:, idx] * np.exp(-0.5 * e * e) / (SQRT_2PI * scale), axis=0)
+                ri = r[:, idx]
+                return (np.sum(ri * ndtr(e), axis=0),
+                        np.sum(ri * np.exp(-0.5 * e * e) / (SQRT_2PI * scale), axis=0))
 
             q = ndtri(level)                                       # component quantiles bracket
             lo, hi = np.min(c + q * scale, axis=0), np.max(c + q * scale, axis=0)
             # Start from the moment-matched normal quantile.
             mean = np.sum(r * c, axis=0)
             sd = np.sqrt(np.maximum(np.sum(r * (scale ** 2 + c * c), axis=0) - mean ** 2, 0.0))
-            z[:, j] = sign * monotone_root(cdf, pdf, level, lo, hi, x0=mean + sd * q)
-        return z, self._logp(self._eps(z))
+            root = solve_monotone(cdf_and_pdf, level, lo, hi, guess=mean + sd * q, tol=TOL,
+                                  name=f"GaussianMixtureCDF.forward (coordinate {j})",
+                                  log_newton_below=0.5)
+            z[:, j] = sign * root.x
+        eps = self._eps(z)
+        lj = self._log_joint(eps)
+        return z, self._logsumexp(lj), (eps, r_all, lj)
 
-    def _jacobian_G(self, z):
-        eps = self._eps(z)                                         # (K, n, d)
-        r = self._posterior(eps)                                   # (K, n, d)
+    def _jacobian_G_from(self, z, pieces):
+        eps, r, _ = pieces                                         # (K, n, d) each
         A = self.chol_inv                                          # (K, d, d)
         # s[k, n, j, i] = -sum_{l<j} eps_kl A_k[l, i]
         cum = np.cumsum(eps[:, :, :, None] * A[:, None, :, :], axis=2)     # (K, n, l, i)
@@ -203,9 +223,8 @@ class GaussianMixtureCDF(InverseCDFTransform):
                + np.einsum("knj,kji->nji", r * phi, A))
         return np.tril(jac)
 
-    def _grad_logpdf(self, z):
-        eps = self._eps(z)
-        lj = self._log_joint(eps)                                  # (K, n)
-        r = np.exp(lj - lj.max(axis=0))
-        r /= r.sum(axis=0)                                         # full posterior
-        return -np.einsum("kn,kli,knl->ni", r, self.chol_inv, eps)
+    def _grad_logpdf_from(self, z, pieces):
+        eps, _, lj = pieces
+        post = np.exp(lj - lj.max(axis=0))
+        post = post / post.sum(axis=0)                             # full posterior (K, n)
+        return -np.einsum("kn,kli,knl->ni", post, self.chol_inv, eps)

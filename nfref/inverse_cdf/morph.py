@@ -22,16 +22,24 @@ Input gradients (both maps are fixed; the morph has no parameters of its own). F
     \nabla_y\big(g_z^\top z + g_\ell\,\ell\big) = J_{G_Y}(y)^\top J_{G_Z}(z)^{-\top}
     \big(g_z - g_\ell\nabla\log p_Z(z)\big) + g_\ell\,\nabla\log p_Y(y),
 
-and the inverse direction is the same formula with :math:`Y` and :math:`Z` swapped.
+and the inverse direction is the same formula with :math:`Y` and :math:`Z` swapped. It is
+the composition of the two laws' own pullbacks: the pass runs :math:`G_Y` at :math:`y` and
+:math:`Q_Z` at :math:`(w, 1 - w)`, each forming its :math:`J_G` and
+:math:`\nabla\log p` once; the pullback is :math:`Q_Z`'s (one back substitution with
+:math:`J_{G_Z}(z)^\top`) followed by :math:`G_Y`'s (a product with :math:`J_{G_Y}(y)^\top`),
+both fed the same :math:`g_\ell`. The source and target stay fixed: gradients with respect to
+their parameters are not returned.
+
+Points so far in a tail that :math:`G_Y(y)` or :math:`1 - G_Y(y)` underflows to 0 have no
+image (:math:`Q_Z` is not defined on the faces of the cube) and are refused with a
+``ValueError`` by the pass itself.
 """
 
 import numpy as np
 
-from nfref._validation import as_rng
 from nfref.transform import Transform
-from nfref.inverse_cdf._base import InverseCDFTransform, tril_inverse, tril_solve
-from nfref.inverse_cdf.gaussian import GaussianCDF
-from nfref.inverse_cdf.mixture import GaussianMixtureCDF
+from nfref.inverse_cdf._base import InverseCDFTransform
+from nfref.numerics import tril_inverse
 
 __all__ = ["Morph", "morph"]
 
@@ -64,14 +72,17 @@ class Morph(Transform):
             raise ValueError(f"Morph: source has dimension {source.dim}, target {target.dim}")
         super().__init__(source.dim)
         self.source, self.target = source, target
-        self.numerical_inverse = source.numerical_inverse or target.numerical_inverse
 
     def __repr__(self):
         return f"Morph({self.source!r} -> {self.target!r})"
 
-    def _to_cube(self, law, v, direction):
-        """``G(v)``, refusing rows that round to the faces of the cube."""
-        w, w_bar, logp = law._G_pair(v)
+    @property
+    def numerical_inverse(self):
+        """True when ``Q`` of the source or of the target is a numerical solve."""
+        return self.source.numerical_inverse or self.target.numerical_inverse
+
+    def _refuse_faces(self, law, w, w_bar, direction):
+        """Refuse rows where ``G(v)`` or ``1 - G(v)`` rounds to a face of the cube."""
         bad = np.any((w <= 0.0) | (w_bar <= 0.0), axis=1)
         if bad.any():
             which = "source" if law is self.source else "target"
@@ -79,43 +90,45 @@ class Morph(Transform):
                              "or its complement underflows to 0 in float64 for "
                              f"{int(bad.sum())} rows (e.g. row "
                              f"{int(np.argmax(bad))}); expected points less far in its tails")
-        return w, w_bar, logp
 
-    def _check_forward_domain(self, y):
-        self._to_cube(self.source, y, "forward")
+    # One direction is the G pass of one law and the Q pass of the other, fed with the pair
+    # (w, 1 - w); the pullback runs the Q pullback, then the G pullback, on the same
+    # log-determinant cotangent (logdet = log p_first(a) + [-log p_second(b)]).
+    def _compose_and_vjp(self, first, second, a, direction):
+        w, w_bar, logp_a, back_g = first._inverse_pair_and_vjp(a)
+        self._refuse_faces(first, w, w_bar, direction)
+        b, logdet_q, back_q = second._forward_pair_and_vjp(w, w_bar)
 
-    def _check_inverse_domain(self, z):
-        self._to_cube(self.target, z, "inverse")
+        def back(gb, gl):
+            gw, _ = back_q(gb, gl)           # J_{G_2}^{-T}(gb - gl grad log p_2)
+            ga, _ = back_g(gw, gl)           # J_{G_1}^T gw + gl grad log p_1
+            return ga, {}
+        return b, logp_a + logdet_q, back
+
+    def _compose(self, first, second, a, direction):
+        w, w_bar, logp_a, _ = first._G_pass(a)
+        self._refuse_faces(first, w, w_bar, direction)
+        b, logp_b, _ = second._Q_pass(w, w_bar)
+        return b, logp_a - logp_b
+
+    def _forward_and_vjp(self, y):
+        return self._compose_and_vjp(self.source, self.target, y, "forward")
+
+    def _inverse_and_vjp(self, z):
+        return self._compose_and_vjp(self.target, self.source, z, "inverse")
 
     def _forward(self, y):
-        w, w_bar, logp_y = self.source._G_pair(y)
-        z, logp_z = self.target._Q_pair(w, w_bar)
-        return z, logp_y - logp_z
+        return self._compose(self.source, self.target, y, "forward")
 
     def _inverse(self, z):
-        w, w_bar, logp_z = self.target._G_pair(z)
-        y, logp_y = self.source._Q_pair(w, w_bar)
-        return y, logp_z - logp_y
+        return self._compose(self.target, self.source, z, "inverse")
 
     def _jacobian(self, y):
-        z, _ = self._forward(y)
-        return tril_inverse(self.target._jacobian_G(z)) @ self.source._jacobian_G(y)
-
-    @staticmethod
-    def _vjp(first, second, a, b, ga, gl):
-        """Gradient w.r.t. ``a`` of ``ga . b + gl (log p_1(a) - log p_2(b))``, ``b = Q_2(G_1(a))``."""
-        v = ga - gl[:, None] * second._grad_logpdf(b)                    # (n, d)
-        s = tril_solve(second._jacobian_G(b), v, transpose=True)         # J_{G_2}^{-T} v
-        return (np.einsum("nji,nj->ni", first._jacobian_G(a), s)
-                + gl[:, None] * first._grad_logpdf(a))
-
-    def _forward_vjp(self, y, gz, gl):
-        z, _ = self._forward(y)
-        return self._vjp(self.source, self.target, y, z, gz, gl), {}
-
-    def _inverse_vjp(self, z, gy, gl):
-        y, _ = self._inverse(z)
-        return self._vjp(self.target, self.source, z, y, gy, gl), {}
+        w, w_bar, _, pieces_y = self.source._G_pass(y)
+        self._refuse_faces(self.source, w, w_bar, "jacobian")
+        z, _, pieces_z = self.target._Q_pass(w, w_bar)
+        return (tril_inverse(self.target._jacobian_G_from(z, pieces_z))
+                @ self.source._jacobian_G_from(y, pieces_y))
 
 
 def morph(y, source, target):

@@ -41,12 +41,19 @@ responsibilities (``_score``),
 
 The centers and bandwidth are fitted to data, not learned by gradient: the layer has no
 parameters in the Transform sense (its ``params`` is empty).
+
+The inverse (data to Gaussian, the destructor) is closed-form; the forward is the
+numerical direction, a monotone solve of :math:`\Phi^{-1}(F_i(x_i)) = u_i`
+(:func:`nfref.numerics.solve_monotone`), after which one evaluation of the mixture at
+:math:`x` gives the log-determinant and keeps what the pullback needs. Neither pullback
+needs the implicit rule: the map is elementwise, and :math:`dx/du` is explicit.
 """
 
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
 from nfref._validation import as_data, as_rng
+from nfref.numerics import solve_monotone
 from nfref.transform import Transform
 
 __all__ = ["MarginalGaussianization", "fit_rbig"]
@@ -127,116 +134,119 @@ class MarginalGaussianization(Transform):
         rng = as_rng(random_state)
         return cls(rng.normal(0, 1.5, (dim, m)), rng.uniform(0.3, 0.8, dim))
 
-    # ---- the marginal CDF in log space, and its density
-    def _scaled(self, x):
-        return (x[:, :, None] - self.centers[None]) / self.bandwidth[None]      # (n, d, m)
+    @property
+    def numerical_inverse(self):
+        """True: the forward direction is a numerical solve (round trips are exact to its
+        tolerance)."""
+        return True
 
-    def _log_cdf_sf(self, x):
-        """log F and log(1 - F), shape (n, d). Linear space (``ndtr`` is accurate in both tails
-        in relative terms) except where F or 1 - F underflows; there, log space."""
-        t = self._scaled(x)                                         # (n, d, m)
-        w = np.exp(self.log_weights)[None]
-        F, S = np.sum(w * ndtr(t), axis=2), np.sum(w * ndtr(-t), axis=2)
+    # ---- the marginal CDF in log space, and its density
+    # ``cols=None``: ``x`` is (n, d), column j uses coordinate j's mixture; otherwise ``x`` is
+    # flat (k,) and entry i uses the mixture of coordinate ``cols[i]``.
+    def _mixture(self, cols):
+        if cols is None:
+            return self.centers, self.bandwidth, self.log_weights               # (d, m)
+        return self.centers[cols], self.bandwidth[cols], self.log_weights[cols]  # (k, m)
+
+    def _scaled(self, x, cols=None):
+        centers, bandwidth, _ = self._mixture(cols)
+        return (x[..., None] - centers) / bandwidth                 # (n, d, m) or (k, m)
+
+    def _log_cdf_sf(self, x, cols=None):
+        """log F and log(1 - F), shape of ``x``. Linear space (``ndtr`` is accurate in both
+        tails in relative terms) except where F or 1 - F underflows; there, log space."""
+        t = self._scaled(x, cols)
+        log_weights = self._mixture(cols)[2]
+        w = np.exp(log_weights)
+        F, S = np.sum(w * ndtr(t), axis=-1), np.sum(w * ndtr(-t), axis=-1)
         with np.errstate(divide="ignore"):
             log_F, log_S = np.log(F), np.log(S)
         tiny = np.minimum(F, S) < 1e-300
         if tiny.any():
-            lw = np.broadcast_to(self.log_weights[None], t.shape)[tiny]
+            lw = np.broadcast_to(log_weights, t.shape)[tiny]
             log_F[tiny] = logsumexp(lw + log_ndtr(t[tiny]), axis=1)
             log_S[tiny] = logsumexp(lw + log_ndtr(-t[tiny]), axis=1)
         return log_F, log_S
 
-    def _log_components(self, x):
-        """log of w_k phi(t_k) / h_k, shape (n, d, m), and the scaled t."""
-        t = self._scaled(x)
-        return self.log_weights[None] + _log_phi(t) - np.log(self.bandwidth)[None], t
+    def _log_components(self, x, cols=None):
+        """log of w_k phi(t_k) / h_k (shape of ``x`` plus (m,)), and the scaled t."""
+        _, bandwidth, log_weights = self._mixture(cols)
+        t = self._scaled(x, cols)
+        return log_weights + _log_phi(t) - np.log(bandwidth), t
 
-    def _log_density(self, x):
-        return logsumexp(self._log_components(x)[0], axis=2)        # (n, d)
-
-    def _score(self, x):
-        """s(x) = p'(x) / p(x) = -sum_k r_k t_k / h_k with responsibilities r_k, shape (n, d)."""
+    def _density_parts(self, x):
+        """``(log p(x), log components, t)``, shapes (n, d), (n, d, m), (n, d, m)."""
         lc, t = self._log_components(x)
-        r = np.exp(lc - logsumexp(lc, axis=2, keepdims=True))       # (n, d, m)
+        return logsumexp(lc, axis=2), lc, t
+
+    def _score(self, log_p, lc, t):
+        """s(x) = p'(x) / p(x) = -sum_k r_k t_k / h_k with responsibilities r_k, shape (n, d),
+        from the parts of :meth:`_density_parts`."""
+        r = np.exp(lc - log_p[:, :, None])                          # (n, d, m)
         return -np.sum(r * t / self.bandwidth[None], axis=2)
 
-    def _gaussianize(self, x):
-        log_F, log_S = self._log_cdf_sf(x)
+    def _gaussianize(self, x, cols=None):
+        log_F, log_S = self._log_cdf_sf(x, cols)
         return np.where(log_F < log_S, ndtri_exp(log_F), -ndtri_exp(log_S))
 
     # ---- contract
-    def _inverse(self, x):
+    def _inverse_and_vjp(self, x):
+        # u = Phi^{-1}(F(x)): du/dx = p(x)/phi(u); logdet_inv = sum log p(x) - log phi(u),
+        # d logdet_inv / dx = s(x) + u du/dx.
         u = self._gaussianize(x)
-        return u, np.sum(self._log_density(x) - _log_phi(u), axis=1)
+        log_p, lc, t = self._density_parts(x)
+        dudx = np.exp(log_p - _log_phi(u))                          # (n, d)
 
-    def _forward(self, u):
+        def back(gu, gl):
+            return gu * dudx + gl[:, None] * (self._score(log_p, lc, t) + u * dudx), {}
+        return u, np.sum(log_p - _log_phi(u), axis=1), back
+
+    def _forward_and_vjp(self, u):
+        # x = G^{-1}(u): dx/du = phi(u)/p(x); logdet = sum log phi(u) - log p(x),
+        # d logdet / du = -u - s(x) dx/du.
         x = self._solve(u)
-        return x, np.sum(_log_phi(u) - self._log_density(x), axis=1)
+        log_p, lc, t = self._density_parts(x)
+        dxdu = np.exp(_log_phi(u) - log_p)                          # (n, d)
+
+        def back(gx, gl):
+            dld_du = -u - self._score(log_p, lc, t) * dxdu
+            return gx * dxdu + gl[:, None] * dld_du, {}
+        return x, np.sum(_log_phi(u) - log_p, axis=1), back
 
     def _solve(self, u):
         """Solve ``G(x) = Phi^{-1}(F(x)) = u`` for ``x``, elementwise.
 
         ``G`` is smooth and strictly increasing with ``G'(x) = p(x) / phi(G(x))``. A table of
-        ``G`` on 1024 points per coordinate gives each ``u`` a bracket ``[lo, hi]`` (widened
-        beyond the table's ends until it holds the root) and a first guess by linear
-        interpolation; then safeguarded Newton: a step that leaves the bracket is replaced by
-        bisection, and each evaluation shrinks the bracket. An entry stops moving once its
-        residual is below 1e-12 (or its bracket is a few ulps wide), so each point's result
-        does not depend on the rest of the batch. An entry still moving after 200 steps
-        raises ``ValueError`` rather than returning an unconverged value.
+        ``G`` on 1024 points per coordinate gives each ``u`` a bracket ``[lo, hi]`` and a
+        first guess by linear interpolation; :func:`nfref.numerics.solve_monotone` widens the
+        bracket beyond the table's ends where needed and runs safeguarded Newton, each entry
+        until its step is below ``1e-13 (1 + |x|)`` (or its residual at the rounding level of
+        ``u``), so each point's result does not depend on the rest of the batch. An entry
+        still moving after 200 steps raises ``ValueError``.
         """
+        d = self.dim
         lo_end = (self.centers - 10 * self.bandwidth).min(1)        # (d,)
         hi_end = (self.centers + 10 * self.bandwidth).max(1)
         table_x = np.linspace(lo_end, hi_end, 1024)                  # (1024, d)
         table_g = self._gaussianize(table_x)
-        x, lo, hi = np.empty_like(u), np.empty_like(u), np.empty_like(u)
-        for j in range(self.dim):                                    # a loop over coordinates
+        x0, lo, hi = np.empty_like(u), np.empty_like(u), np.empty_like(u)
+        for j in range(d):                                           # a loop over coordinates
             k = np.clip(np.searchsorted(table_g[:, j], u[:, j]), 1, 1023)
             lo[:, j], hi[:, j] = table_x[k - 1, j], table_x[k, j]
-            x[:, j] = np.interp(u[:, j], table_g[:, j], table_x[:, j])
-        for _ in range(200):                                         # beyond the table
-            low_bad, high_bad = self._gaussianize(lo) > u, self._gaussianize(hi) < u
-            if not (low_bad.any() or high_bad.any()):
-                break
-            width = hi - lo
-            lo = np.where(low_bad, lo - 2 * width, lo)
-            hi = np.where(high_bad, hi + 2 * width, hi)
-            x = np.where(low_bad | high_bad, 0.5 * (lo + hi), x)
-        active = np.ones(u.shape, dtype=bool)
-        for _ in range(200):
-            g = self._gaussianize(x)
-            resid = g - u                                            # (n, d)
-            lo, hi = np.where(resid < 0, x, lo), np.where(resid > 0, x, hi)
-            tiny = (hi - lo) <= 4 * np.finfo(float).eps * np.maximum(np.abs(x), 1.0)
-            active &= ~((np.abs(resid) < 1e-12) | tiny)
-            if not active.any():
-                break
-            newton = x - resid * np.exp(_log_phi(g) - self._log_density(x))
-            inside = (newton > lo) & (newton < hi)
-            x = np.where(active, np.where(inside, newton, 0.5 * (lo + hi)), x)
-        else:
-            raise ValueError(f"MarginalGaussianization.forward: the solver did not converge "
-                             f"in 200 iterations for {int(active.sum())} entries; expected "
-                             f"a residual below 1e-12")
-        return x
+            x0[:, j] = np.interp(u[:, j], table_g[:, j], table_x[:, j])
+
+        def G(x, idx):                                               # idx into u.ravel()
+            cols = idx % d
+            g = self._gaussianize(x, cols)
+            log_p = logsumexp(self._log_components(x, cols)[0], axis=1)
+            return g, np.exp(log_p - _log_phi(g))
+        return solve_monotone(G, u, lo, hi, guess=x0, tol=1e-13, max_iter=200,
+                              name="MarginalGaussianization.forward").x
 
     def _jacobian(self, u):
         x = self._solve(u)
-        dxdu = np.exp(_log_phi(u) - self._log_density(x))           # (n, d)
+        dxdu = np.exp(_log_phi(u) - self._density_parts(x)[0])      # (n, d)
         return dxdu[:, :, None] * np.eye(self.dim)[None]
-
-    def _forward_vjp(self, u, gx, gl):
-        x = self._solve(u)
-        dxdu = np.exp(_log_phi(u) - self._log_density(x))
-        dld_du = -u - self._score(x) * dxdu
-        return gx * dxdu + gl[:, None] * dld_du, {}
-
-    def _inverse_vjp(self, x, gu, gl):
-        # u = Phi^{-1}(F(x)): du/dx = p(x)/phi(u); logdet_inv = sum log p(x) - log phi(u),
-        # d logdet_inv / dx = s(x) + u du/dx.
-        u = self._gaussianize(x)
-        dudx = np.exp(self._log_density(x) - _log_phi(u))
-        return gu * dudx + gl[:, None] * (self._score(x) + u * dudx), {}
 
 
 def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None):

@@ -240,13 +240,13 @@ class Chain(Transform):
     def _forward_and_vjp(self, u):
         """One forward pass through the layers, keeping each layer's pullback; the chain's
         pullback calls them for ``k = K..1`` with ``(a_k, gl)`` (module docstring)."""
-        y, total, backs = u, np.zeros(u.shape[0]), []
+        y, lds, backs = u, [], []
         for k, layer in enumerate(self.layers):
             if k:
                 layer._check_forward_domain(y)
             y, ld, back = layer._forward_and_vjp(y)
             self._checked(k, y, "forward")
-            total = total + ld
+            lds.append(ld)
             backs.append(back)
 
         def pullback(gx, gl):
@@ -255,19 +255,19 @@ class Chain(Transform):
                 a, gp = backs[k](a, gl)                            # a_{k-1}, grad theta_k
                 grads.update(prefix_params(str(k), gp))
             return a, {key: grads[key] for key in self.params}
-        return y, total, pullback
+        return y, np.array(lds).sum(0), pullback              # summed as _forward sums
 
     def _inverse_and_vjp(self, x):
         """One inverse pass through the layers ``K..1``, keeping each pullback; the chain's
         pullback calls them for ``k = 1..K`` with ``(b_{k-1}, gl)`` (module docstring)."""
-        y, total, backs = x, np.zeros(x.shape[0]), [None] * len(self.layers)
-        for k in reversed(range(len(self.layers))):
+        K = len(self.layers)
+        y, lds, backs = x, [None] * K, [None] * K
+        for k in reversed(range(K)):
             layer = self.layers[k]
-            if k != len(self.layers) - 1:
+            if k != K - 1:
                 layer._check_inverse_domain(y)
-            y, ld, backs[k] = layer._inverse_and_vjp(y)
+            y, lds[k], backs[k] = layer._inverse_and_vjp(y)
             self._checked(k, y, "inverse")
-            total = total + ld
 
         def pullback(gu, gl):
             b, grads = gu, {}                                      # b_0 = g_u
@@ -275,7 +275,7 @@ class Chain(Transform):
                 b, gp = back(b, gl)                                # b_k, grad theta_k
                 grads.update(prefix_params(str(k), gp))
             return b, {key: grads[key] for key in self.params}
-        return y, total, pullback
+        return y, np.array(lds).sum(0), pullback              # summed as _inverse sums
 
     def _jacobian(self, u):
         ys, _ = self._forward_pass(u)

@@ -23,6 +23,36 @@ def test_far_points_stay_finite_both_ways(rng):
     np.testing.assert_allclose(mg.inverse(x)[0], [[-30.0], [30.0]], atol=1e-8)
 
 
+def test_forward_is_one_solve_and_its_pullbacks_are_exact(rng):
+    from nfref.gradcheck import check_vjp
+    solves = []
+
+    class Counting(MarginalGaussianization):
+        def _solve(self, u):
+            solves.append(1)
+            return super()._solve(u)
+
+    mg = Counting.fit(rng.gamma(2.0, size=(400, 2)), max_centers=200, random_state=0)
+    u = rng.standard_normal((30, 2)) * 2
+    x, ld, pullback = mg.forward_and_vjp(u)
+    gx, gl = rng.standard_normal((30, 2)), rng.standard_normal(30)
+    gu, gp = pullback(gx, gl)
+    gu2, _ = pullback(gx, gl)
+    assert len(solves) == 1 and gp == {}                      # one solve; the pullback reuses it
+    np.testing.assert_array_equal(gu, gu2)
+    # the solve is converged: G(x) = u to rounding, and the inverse is its exact inverse
+    u_back, ld_inv = mg.inverse(x)
+    assert np.max(np.abs(u_back - u)) <= 1e-12
+    np.testing.assert_allclose(ld_inv, -ld, rtol=1e-12, atol=1e-12)
+    assert mg.numerical_inverse and "numerical_inverse" not in vars(mg)
+    for direction in ("forward", "inverse"):
+        res = check_vjp(mg, u[:8], direction, bound=1e-6)
+        assert res.passed, str(res)
+    # each point's result does not depend on the rest of the batch
+    for i in (0, 7, 29):
+        np.testing.assert_allclose(mg.forward(u[i:i + 1])[0][0], x[i], rtol=1e-13, atol=1e-13)
+
+
 def test_fit_rbig_alternates_rotations_and_marginals(rng):
     layers = fit_rbig(rng.normal(size=(300, 2)), n_rounds=3, max_centers=100, random_state=0)
     assert len(layers) == 6

@@ -11,24 +11,33 @@ from nfref.one_layer.linear import ElementwiseAffine
 class WrongVJP(ElementwiseAffine):
     """An affine flow whose forward VJP for log_scale is off by a relative 2e-3."""
 
-    def _forward_vjp(self, u, gx, gl):
-        gu, gp = super()._forward_vjp(u, gx, gl)
-        gp["log_scale"] = gp["log_scale"] * (1 + 2e-3)
-        return gu, gp
+    def _forward_and_vjp(self, u):
+        x, ld, back = super()._forward_and_vjp(u)
+
+        def wrong(gx, gl):
+            gu, gp = back(gx, gl)
+            return gu, {**gp, "log_scale": gp["log_scale"] * (1 + 2e-3)}
+        return x, ld, wrong
 
 
 class WrongInputVJP(ElementwiseAffine):
-    def _inverse_vjp(self, x, gu, gl):
-        gx, gp = super()._inverse_vjp(x, gu, gl)
-        return gx * (1 + 2e-3), gp
+    """An affine flow whose inverse pullback's input gradient is off by a relative 2e-3."""
+
+    def _inverse_and_vjp(self, x):
+        u, ld, back = super()._inverse_and_vjp(x)
+
+        def wrong(gu, gl):
+            gx, gp = back(gu, gl)
+            return gx * (1 + 2e-3), gp
+        return u, ld, wrong
 
 
 class WrongLogdet(ElementwiseAffine):
     """Forgets a constant in the log-determinant (1e-6: small, but far above 1e-10)."""
 
-    def _forward(self, u):
-        x, ld = super()._forward(u)
-        return x, ld + 1e-6
+    def _forward_and_vjp(self, u):
+        x, ld, back = super()._forward_and_vjp(u)
+        return x, ld + 1e-6, back
 
 
 class WrongInverse(ElementwiseAffine):

@@ -135,24 +135,27 @@ def test_nll_gradient_through_K_layers(rng, K):
     assert res.passed, str(res)
 
 
-def test_forward_vjp_calls_each_layer_once(rng):
+def test_vjp_runs_each_layer_pass_and_pullback_once(rng):
     calls = []
 
     class Counting(ElementwiseAffine):
-        def _forward_vjp(self, u, gx, gl):
-            calls.append("vjp")
-            return super()._forward_vjp(u, gx, gl)
+        def _forward_and_vjp(self, u):
+            x, ld, back = super()._forward_and_vjp(u)
+            calls.append("pass")
+            return x, ld, lambda gx, gl: (calls.append("vjp"), back(gx, gl))[1]
 
-        def _inverse_vjp(self, x, gu, gl):
-            calls.append("ivjp")
-            return super()._inverse_vjp(x, gu, gl)
+        def _inverse_and_vjp(self, x):
+            u, ld, back = super()._inverse_and_vjp(x)
+            calls.append("ipass")
+            return u, ld, lambda gu, gl: (calls.append("ivjp"), back(gu, gl))[1]
 
     chain = Chain([Counting.random(2, rng) for _ in range(8)])
     u = rng.standard_normal((10, 2))
     chain.forward_vjp(u, np.ones((10, 2)), np.ones(10))
-    assert calls.count("vjp") == 8
+    assert calls.count("pass") == 8 and calls.count("vjp") == 8
     chain.inverse_vjp(u, np.ones((10, 2)), np.ones(10))
-    assert calls.count("ivjp") == 8
+    assert calls.count("ipass") == 8 and calls.count("ivjp") == 8
+    assert len(calls) == 32
 
 
 def test_change_of_variables_along_both_passes(rng):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nfref.one_layer.linear import Linear, PLULinear
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
 
 
 def test_singular_linear_map_is_refused():
@@ -34,3 +34,25 @@ def test_bad_constructor_arguments():
         PLULinear(np.zeros((2, 2)), np.zeros((2, 2)), np.zeros(2), np.zeros(2), perm=[0, 0])
     with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
         Linear(np.zeros((3, 3)), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("cls", [ElementwiseAffine, PLULinear, Linear])
+def test_inverse_jacobian_is_the_inverse_matrix_and_pullbacks_are_reusable(rng, cls):
+    t = cls.random(3, rng)
+    u = rng.standard_normal((6, 3))
+    x, ld = t.forward(u)
+    A = t.jacobian(u[:1])[0]
+    inv_jac = t.inverse_jacobian(x)
+    assert inv_jac.shape == (6, 3, 3)
+    np.testing.assert_allclose(inv_jac @ A, np.broadcast_to(np.eye(3), (6, 3, 3)), atol=1e-13)
+    np.testing.assert_allclose(ld, np.linalg.slogdet(A)[1], rtol=1e-13, atol=1e-13)
+    # inverse pullback: x-gradient A^{-T} g_u (module docstring), the same on a second call
+    gu, gl = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    u_back, ld_inv, pullback = t.inverse_and_vjp(x)
+    np.testing.assert_allclose(u_back, u, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ld_inv, -ld, rtol=1e-13, atol=1e-13)
+    gx, gp = pullback(gu, gl)
+    np.testing.assert_allclose(gx, np.linalg.solve(A.T, gu.T).T, rtol=1e-12, atol=1e-12)
+    gx2, gp2 = pullback(gu, gl)
+    np.testing.assert_array_equal(gx, gx2)
+    assert all(np.array_equal(gp[k], gp2[k]) for k in gp)

@@ -18,6 +18,15 @@ def test_solver_residual_and_bracket(rng):
         solve_tanh_equation(np.array([np.nan, 1.0]), 0.5)
     with pytest.raises(ValueError, match="c: expected finite values"):
         solve_tanh_equation(np.array([1.0]), np.inf)
+    with pytest.raises(ValueError, match="solve_tanh_equation: .*did not converge"):
+        solve_tanh_equation(z[:100], c[:100], maxiter=1)         # never an unconverged value
+
+
+def test_solver_shapes_broadcast(rng):
+    z = rng.normal(0, 2, (4, 3))
+    tau, _ = solve_tanh_equation(z, 0.7)
+    assert tau.shape == (4, 3)
+    assert np.max(np.abs(tau - np.tanh(z - 0.7 * tau))) <= 1e-15
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 5])
@@ -59,6 +68,65 @@ def test_planar_reparameterized_with_bad_raw_rho_is_still_invertible(rng):
     x, ld = t.forward(u)
     assert np.all(np.isfinite(ld))
     assert np.max(np.abs(t.inverse(x)[0] - u)) <= 1e-12
+
+
+def test_planar_inverse_pass_solves_once_and_shares_the_forward_pass(rng):
+    calls = {"solve": 0, "pass": 0}
+
+    class Counting(Planar):
+        def _solve_inverse(self, x):
+            calls["solve"] += 1
+            return super()._solve_inverse(x)
+
+        def _pass(self, u):
+            calls["pass"] += 1
+            return super()._pass(u)
+
+    t = Counting.random(3, rng)
+    u = rng.standard_normal((11, 3))
+    x, ld = t.forward(u)
+    calls.update({"solve": 0, "pass": 0})
+    u_back, ld_inv, pullback = t.inverse_and_vjp(x)
+    assert calls == {"solve": 1, "pass": 1}                   # one solve, one forward pass at u
+    gu, gl = rng.standard_normal((11, 3)), rng.standard_normal(11)
+    gx, gp = pullback(gu, gl)
+    gx2, gp2 = pullback(gu, gl)                               # callable again, same numbers
+    assert calls == {"solve": 1, "pass": 1}                   # the pullback reruns nothing
+    np.testing.assert_array_equal(gx, gx2)
+    assert all(np.array_equal(gp[k], gp2[k]) for k in gp)
+    np.testing.assert_allclose(ld_inv, -ld, rtol=1e-12, atol=1e-12)
+    gx3, gp3 = t.inverse_vjp(x, gu, gl)
+    np.testing.assert_allclose(gx3, gx, rtol=1e-14, atol=1e-14)
+    assert all(np.allclose(gp3[k], gp[k], rtol=1e-14, atol=1e-14) for k in gp)
+    calls.update({"solve": 0, "pass": 0})
+    t.inverse(x)
+    assert calls["solve"] == 1
+    assert t.numerical_inverse and "numerical_inverse" not in vars(t)
+    res = check_vjp(t, u, "inverse", bound=1e-6)             # at x = forward(u)
+    assert res.passed, str(res)
+
+
+def test_radial_inverse_pullback_is_exact_and_shares_its_pass(rng):
+    passes = []
+
+    class Counting(Radial):
+        def _parts(self, u):
+            passes.append(1)
+            return super()._parts(u)
+
+    t = Counting.random(3, rng)
+    u = t.params["z0"] + rng.standard_normal((9, 3)) * np.logspace(-2, 1, 9)[:, None]
+    x, ld = t.forward(u)
+    passes.clear()
+    u_back, ld_inv, pullback = t.inverse_and_vjp(x)
+    pullback(np.ones_like(x), np.ones(9))
+    assert passes == []                         # closed form: no forward pass at u is rerun
+    np.testing.assert_allclose(u_back, u, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(ld_inv, -ld, rtol=1e-12, atol=1e-12)
+    assert not t.numerical_inverse
+    for direction in ("forward", "inverse"):
+        res = check_vjp(t, u, direction, bound=1e-6)
+        assert res.passed, str(res)
 
 
 def test_planar_raw_gradient_checks(rng):

@@ -7,8 +7,8 @@ from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCub
 from nfref.gradcheck import check_param_gradient
 from nfref.one_layer.linear import Linear
 from nfref.one_layer import (Planar, Radial, backward_log_likelihood, conditional_log_likelihood,
-                             fit_backward_gaussian, gaussian_mle, log_likelihood_eq7,
-                             log_likelihood_eq8, mean_log_likelihood_and_grad)
+                             fit_backward_gaussian, gaussian_mle, inverse_jacobian,
+                             log_likelihood_eq7, log_likelihood_eq8, mean_log_likelihood_and_grad)
 from nfref.report.studies.planar_inverse import planar_inverse_errors
 
 TRANSFORMS = [Linear, Planar, Radial]
@@ -25,6 +25,29 @@ def test_eq7_equals_eq8(rng, cls, base_name):
     assert np.max(np.abs(l7 - l8)) <= 1e-10
     assert l8.shape == (60,) and np.all(np.isfinite(l8))
     assert np.max(np.abs(l8 - Flow(base, t).logpdf(x))) <= 1e-12
+
+
+@pytest.mark.parametrize("cls", TRANSFORMS)
+def test_inverse_jacobian_is_the_transforms_own(rng, cls):
+    t = cls.random(3, rng)
+    u = rng.standard_normal((10, 3))
+    x, _ = t.forward(u)
+    np.testing.assert_array_equal(inverse_jacobian(t, x), t.inverse_jacobian(x))
+    prod = inverse_jacobian(t, x) @ t.jacobian(u)
+    assert np.max(np.abs(prod - np.eye(3))) <= 1e-12
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        inverse_jacobian(t, x[0])
+
+
+def test_import_pulls_in_no_optimizer_plotting_checks_or_report():
+    import subprocess
+    import sys
+    code = ("import sys, nfref, nfref.one_layer, nfref.destructors; "
+            "print([m for m in ('scipy.optimize', 'matplotlib', 'nfref.gradcheck', "
+            "'nfref.registry', 'nfref.report') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", out
 
 
 def test_uniform_base_off_the_image_is_minus_inf_never_nan(rng):

@@ -15,7 +15,8 @@ this project's 2-core machines (depending on load, whatever the size), several h
 ``numpy.linalg.solve`` on the same system.
 
 For every linear flow :math:`J_\phi(u) = A` for all ``u``, so the forward trick, eq. (8),
-reads :math:`\det J_{\phi^{-1}}(x) = \det(A)^{-1}`.
+reads :math:`\det J_{\phi^{-1}}(x) = \det(A)^{-1}`, and ``inverse_jacobian`` returns
+:math:`A^{-1}` at every point.
 
 Gradients. With :math:`x = A u + b` and upstream gradients :math:`g_x` (per row) and
 :math:`g_\ell` (per row) of :math:`L = \sum_n g_{x,n}^\top x_n + g_{\ell,n}\log|\det A|`:
@@ -77,31 +78,35 @@ class ElementwiseAffine(Transform):
         rng = as_rng(random_state)
         return cls(rng.normal(0, scale, dim), rng.normal(0, scale, dim))
 
-    def _forward(self, u):
+    def _forward_and_vjp(self, u):
+        # dx_i/du_i = e^{s_i};  dx_i/ds_i = e^{s_i} u_i;  dx_i/dt_i = 1;  dlogdet/ds_i = 1.
         s, t = self.params["log_scale"], self.params["shift"]
-        x = np.exp(s) * u + t                                       # (n, d)
-        return x, np.full(u.shape[0], s.sum())
+        scale = np.exp(s)                                           # (d,)
+        x = scale * u + t                                           # (n, d)
 
-    def _inverse(self, x):
+        def back(gx, gl):
+            gu = gx * scale
+            return gu, {"shift": gx.sum(0), "log_scale": (gu * u).sum(0) + gl.sum()}
+        return x, np.full(u.shape[0], s.sum()), back
+
+    def _inverse_and_vjp(self, x):
+        # u = (x - t) e^{-s}:  du/dx = e^{-s};  du/dt = -e^{-s};  du/ds = -u;  dlogdet/ds = -1.
         s, t = self.params["log_scale"], self.params["shift"]
-        return (x - t) * np.exp(-s), np.full(x.shape[0], -s.sum())
+        inv_scale = np.exp(-s)
+        u = (x - t) * inv_scale
+
+        def back(gu, gl):
+            gx = gu * inv_scale
+            return gx, {"shift": -gx.sum(0), "log_scale": -(gu * u).sum(0) - gl.sum()}
+        return u, np.full(x.shape[0], -s.sum()), back
 
     def _jacobian(self, u):
         return np.broadcast_to(np.diag(np.exp(self.params["log_scale"])),
                                (u.shape[0], self.dim, self.dim)).copy()
 
-    def _forward_vjp(self, u, gx, gl):
-        # dx_i/du_i = e^{s_i};  dx_i/ds_i = e^{s_i} u_i;  dx_i/dt_i = 1;  dlogdet/ds_i = 1.
-        scale = np.exp(self.params["log_scale"])
-        gu = gx * scale
-        return gu, {"shift": gx.sum(0), "log_scale": (gu * u).sum(0) + gl.sum()}
-
-    def _inverse_vjp(self, x, gu, gl):
-        # u = (x - t) e^{-s}:  du/dx = e^{-s};  du/dt = -e^{-s};  du/ds = -u;  dlogdet/ds = -1.
-        s, t = self.params["log_scale"], self.params["shift"]
-        u = (x - t) * np.exp(-s)
-        gx = gu * np.exp(-s)
-        return gx, {"shift": -gx.sum(0), "log_scale": -(gu * u).sum(0) - gl.sum()}
+    def _inverse_jacobian(self, x):
+        return np.broadcast_to(np.diag(np.exp(-self.params["log_scale"])),
+                               (x.shape[0], self.dim, self.dim)).copy()
 
 
 class PLULinear(Transform):
@@ -165,43 +170,43 @@ class PLULinear(Transform):
         P, L, U = self.factors()
         return P @ L @ U
 
-    def _forward(self, u):
+    def _forward_and_vjp(self, u):
         _, L, U = self.factors()
-        z = u @ U.T @ L.T                                           # (n, d): z = L U u
-        x = z[:, self.perm] + self.params["bias"]
-        return x, np.full(u.shape[0], self.params["log_diag"].sum())
+        y = u @ U.T                                                 # (n, d): y = U u
+        x = (y @ L.T)[:, self.perm] + self.params["bias"]           # P L y + b
 
-    def _inverse(self, x):
+        def back(gx, gl):
+            gz = np.empty_like(gx)
+            gz[:, self.perm] = gx                                   # g_z = P^T g_x
+            gy = gz @ L                                             # (n, d): L^T g_z per row
+            gu = gy @ U
+            return gu, self._param_grads(gz.T @ y, gy.T @ u, gl.sum(), gx.sum(0))
+        return x, np.full(u.shape[0], self.params["log_diag"].sum()), back
+
+    def _inverse_and_vjp(self, x):
         _, L, U = self.factors()
         z = (x - self.params["bias"])[:, self.inv_perm]             # (n, d): z = P^T (x - b)
-        y = np.linalg.solve(L, z.T)                                 # (d, n): L^{-1} z
+        y = np.linalg.solve(L, z.T)                                 # (d, n): L^{-1} z = U u
         u = np.linalg.solve(U, y).T                                 # (n, d)
-        return u, np.full(x.shape[0], -self.params["log_diag"].sum())
+        y = y.T
+
+        def back(gu, gl):
+            gy = np.linalg.solve(U.T, gu.T).T                       # U^{-T} g_u
+            gz = np.linalg.solve(L.T, gy.T).T                       # L^{-T} g_y
+            gx = gz[:, self.perm]                                   # P g_z
+            return gx, self._param_grads(-gz.T @ y, -gy.T @ u, -gl.sum(), -gx.sum(0))
+        return u, np.full(x.shape[0], -self.params["log_diag"].sum()), back
 
     def _jacobian(self, u):
         return np.broadcast_to(self.matrix, (u.shape[0], self.dim, self.dim)).copy()
 
+    def _inverse_jacobian(self, x):
+        return np.broadcast_to(np.linalg.inv(self.matrix),
+                               (x.shape[0], self.dim, self.dim)).copy()
+
     def _param_grads(self, gL, gU, gl_sum, gb):
         return {"lower": np.tril(gL, -1), "upper": np.triu(gU, 1),
                 "log_diag": np.diag(gU) * np.exp(self.params["log_diag"]) + gl_sum, "bias": gb}
-
-    def _forward_vjp(self, u, gx, gl):
-        _, L, U = self.factors()
-        y = u @ U.T                                                 # (n, d)
-        gz = np.empty_like(gx)
-        gz[:, self.perm] = gx                                       # g_z = P^T g_x
-        gy = gz @ L                                                 # (n, d): L^T g_z per row
-        gu = gy @ U
-        return gu, self._param_grads(gz.T @ y, gy.T @ u, gl.sum(), gx.sum(0))
-
-    def _inverse_vjp(self, x, gu, gl):
-        _, L, U = self.factors()
-        u, _ = self._inverse(x)
-        y = u @ U.T
-        gy = np.linalg.solve(U.T, gu.T).T                           # U^{-T} g_u
-        gz = np.linalg.solve(L.T, gy.T).T                           # L^{-T} g_y
-        gx = gz[:, self.perm]                                       # P g_z
-        return gx, self._param_grads(-gz.T @ y, -gy.T @ u, -gl.sum(), -gx.sum(0))
 
 
 class Linear(Transform):
@@ -250,26 +255,28 @@ class Linear(Transform):
     def _logdet(self, lu):
         return np.log(np.abs(np.diag(lu[0]))).sum()
 
-    def _forward(self, u):
+    def _forward_and_vjp(self, u):
         A = self.params["weight"]
-        return u @ A.T + self.params["bias"], np.full(u.shape[0], self._logdet(self._lu()))
+        x = u @ A.T + self.params["bias"]
 
-    def _inverse(self, x):
-        lu = self._lu()
-        u = np.linalg.solve(self.params["weight"], (x - self.params["bias"]).T).T
-        return u, np.full(x.shape[0], -self._logdet(lu))
+        def back(gx, gl):
+            A_inv_T = np.linalg.inv(A).T                            # A^{-T}
+            return gx @ A, {"weight": gx.T @ u + gl.sum() * A_inv_T, "bias": gx.sum(0)}
+        return x, np.full(u.shape[0], self._logdet(self._lu())), back
+
+    def _inverse_and_vjp(self, x):
+        A = self.params["weight"]
+        u = np.linalg.solve(A, (x - self.params["bias"]).T).T
+
+        def back(gu, gl):
+            gx = np.linalg.solve(A.T, gu.T).T                       # A^{-T} g_u per row
+            A_inv_T = np.linalg.inv(A).T
+            return gx, {"weight": -gx.T @ u - gl.sum() * A_inv_T, "bias": -gx.sum(0)}
+        return u, np.full(x.shape[0], -self._logdet(self._lu())), back
 
     def _jacobian(self, u):
         return np.broadcast_to(self.params["weight"], (u.shape[0], self.dim, self.dim)).copy()
 
-    def _forward_vjp(self, u, gx, gl):
-        A = self.params["weight"]
-        A_inv_T = np.linalg.inv(A).T                                # A^{-T}
-        return gx @ A, {"weight": gx.T @ u + gl.sum() * A_inv_T, "bias": gx.sum(0)}
-
-    def _inverse_vjp(self, x, gu, gl):
-        A = self.params["weight"]
-        u = np.linalg.solve(A, (x - self.params["bias"]).T).T
-        gx = np.linalg.solve(A.T, gu.T).T                           # A^{-T} g_u per row
-        A_inv_T = np.linalg.inv(A).T
-        return gx, {"weight": -gx.T @ u - gl.sum() * A_inv_T, "bias": -gx.sum(0)}
+    def _inverse_jacobian(self, x):
+        return np.broadcast_to(np.linalg.inv(self.params["weight"]),
+                               (x.shape[0], self.dim, self.dim)).copy()

@@ -11,9 +11,10 @@ and eq. (8), the forward trick, through the Jacobian of the forward map at
 
 .. math::  \ell(\theta\mid x) = \log p_U(u) - \log|\det J_\phi(u)| .
 
-:func:`log_likelihood_eq7` builds :math:`J_{\phi^{-1}}(x)` explicitly (the transform's own
-``inverse_jacobian`` when it has one, :math:`A^{-1}` for a linear flow, finite differences of
-the inverse otherwise) and takes its ``slogdet``; :func:`log_likelihood_eq8` uses only the
+:func:`log_likelihood_eq7` builds :math:`J_{\phi^{-1}}(x)` explicitly (the transform's
+``inverse_jacobian``: differentiated from the inverse map itself for planar and radial,
+:math:`A^{-1}` for a linear flow, :math:`J_\phi(u)^{-1}` at :math:`u = \phi^{-1}(x)` by
+default) and takes its ``slogdet``; :func:`log_likelihood_eq8` uses only the
 forward log-determinant. The notes' Jacobian is the transpose of ours
 (:math:`[J]_{ij} = \partial\phi^{-1}_j/\partial x_i`); determinants agree.
 
@@ -37,17 +38,20 @@ with :math:`v_n = \frac1n\big(\nabla_u\log p_U(u_n) - \nabla_u\ell_\phi(u_n)\big
                             - \sum_n \big(\partial_\theta\phi(u_n)\big)^\top s_n, \qquad
     \nabla_\psi\bar\ell = \frac1n\sum_n \nabla_\psi \log p_U(u_n;\psi).
 
-Only forward quantities appear: two forward VJPs at ``u`` and one solve with
-:math:`J_\phi^\top` per point. :func:`mean_log_likelihood_and_grad` computes it that way;
-``Flow.nll_and_grad`` gets the same numbers through the transform's ``inverse_vjp``.
+Only forward quantities appear: the forward pass at ``u``, two calls of its pullback and one
+solve with :math:`J_\phi^\top` per point. This is the implicit-function rule
+:func:`nfref.numerics.implicit_inverse_pullback` applied to
+:math:`(g_u, g_\ell) = (\frac1n\nabla_u\log p_U, \frac1n)`, which
+:func:`mean_log_likelihood_and_grad` calls with the forward pass's pullback and a dense
+batched solve of :math:`J_\phi(u)^\top`; ``Flow.nll_and_grad`` gets the same numbers through
+the transform's own inverse pass (``inverse_and_vjp``, with structured solves).
 """
 
 import numpy as np
 
 from nfref._validation import as_batch
 from nfref.distributions import UniformCube
-from nfref.gradcheck import numerical_jacobian
-from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
+from nfref.numerics import implicit_inverse_pullback
 from nfref.transform import prefix_params
 
 __all__ = ["inverse_jacobian", "log_likelihood_eq7", "log_likelihood_eq8",
@@ -57,17 +61,11 @@ __all__ = ["inverse_jacobian", "log_likelihood_eq7", "log_likelihood_eq8",
 def inverse_jacobian(transform, x):
     r"""Explicit Jacobian of the inverse map, :math:`\partial u_i/\partial x_j`, shape (n, d, d).
 
-    Uses ``transform.inverse_jacobian`` when it exists (planar, radial), :math:`A^{-1}` for
-    the linear flows, and fourth-order finite differences of ``transform.inverse``
-    otherwise (accurate to about 1e-11).
+    ``transform.inverse_jacobian(x)``: planar and radial differentiate their inverse map
+    itself, the linear flows return :math:`A^{-1}`, and the default of
+    :class:`~nfref.transform.Transform` inverts :math:`J_\phi(u)` at :math:`u = \phi^{-1}(x)`.
     """
-    x = as_batch(x, transform.dim, "x")
-    if hasattr(transform, "inverse_jacobian"):
-        return transform.inverse_jacobian(x)
-    if isinstance(transform, (Linear, PLULinear, ElementwiseAffine)):
-        A = transform.jacobian(x[:1])[0]
-        return np.broadcast_to(np.linalg.inv(A), (x.shape[0],) + A.shape).copy()
-    return numerical_jacobian(lambda v: transform.inverse(v)[0], x)
+    return transform.inverse_jacobian(x)
 
 
 def log_likelihood_eq7(base, transform, x):
@@ -105,6 +103,13 @@ def off_image_fraction(base, transform, x):
 def mean_log_likelihood_and_grad(base, transform, x):
     r"""Mean log-likelihood :math:`\bar\ell` and its gradient (module docstring), forward trick.
 
+    The teaching version of the gradient: the inverse is used for its value only, and the
+    gradient comes from forward quantities at :math:`u` -- the forward pass's pullback
+    (``transform.forward_and_vjp(u)``) and the explicit Jacobian :math:`J_\phi(u)`, whose
+    transpose is solved densely point by point (batched ``numpy.linalg.solve``, :math:`O(d^3)`
+    per point) -- combined by :func:`nfref.numerics.implicit_inverse_pullback`. ``Flow``
+    gets the same numbers from the transform's inverse pass with its structured solves.
+
     Parameters
     ----------
     base : Distribution
@@ -135,14 +140,15 @@ def mean_log_likelihood_and_grad(base, transform, x):
         raise ValueError(f"mean_log_likelihood_and_grad: {int(off.sum())} of {n} points lie "
                          f"outside {where}; the log-likelihood is -inf there and has no "
                          "gradient")
-    _, logdet = transform.forward(u)
+    _, logdet, forward_pullback = transform.forward_and_vjp(u)     # the forward pass at u
     weight = np.full(n, 1.0 / n)
-    a, b = transform.forward_vjp(u, None, -weight)       # -(1/n) grad_u l_phi, -(1/n) d_theta l_phi
     gu_base, g_base = base.logpdf_vjp(u, weight)         # (1/n) grad_u log p_U, (1/n) d_psi
-    v = gu_base + a                                      # (n, d)
-    jac = transform.jacobian(u)                          # (n, d, d)
-    s = np.linalg.solve(np.swapaxes(jac, 1, 2), v[..., None])[..., 0]   # J^{-T} v, (n, d)
-    _, c = transform.forward_vjp(u, s, None)             # (d_theta phi)^T s
-    g_trans = {k: b[k] - c[k] for k in transform.params}
+    jac_t = np.swapaxes(transform.jacobian(u), 1, 2)     # J_phi(u)^T, (n, d, d)
+
+    def solve_transpose(v):                              # J^{-T} v, a dense batched solve
+        return np.linalg.solve(jac_t, v[..., None])[..., 0]
+
+    # gradient of sum_n (1/n) log p_U(u_n) + (1/n) (-l_phi(u_n)) through u = phi^{-1}(x)
+    _, g_trans = implicit_inverse_pullback(forward_pullback, solve_transpose)(gu_base, weight)
     value = float(np.mean(log_pu - logdet))
     return value, {**prefix_params("base", g_base), **prefix_params("transform", g_trans)}

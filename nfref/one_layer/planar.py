@@ -43,7 +43,8 @@ so :math:`\tau` solves the scalar equation
 
 with :math:`g(-1) \le 0 \le g(1)` and :math:`g'(\tau) = 1 + c\,h'(z - c\tau) > 0`: one root in
 :math:`[-1, 1]`, found by Newton's method safeguarded by bisection
-(:func:`solve_tanh_equation`, vectorized over points). Posing the equation in
+(:func:`solve_tanh_equation`, a call of :func:`nfref.numerics.solve_monotone`, vectorized
+over points). Posing the equation in
 :math:`\tau` rather than in :math:`a` keeps the bracket fixed and bounded whatever ``w``.
 The solve uses :math:`c` = ``w @ rho_hat`` of the float64 vectors the forward map uses,
 summed in long double: for large :math:`|\rho|` it differs from :math:`m(w^\top\rho)` by
@@ -79,100 +80,67 @@ With the raw parameters (``reparameterize=False``), :math:`\hat\rho = \rho`, :ma
 so :math:`\nabla_\rho L = G + \partial_c L\, w` and :math:`\nabla_w L` gains
 :math:`\partial_c L\,\rho`.
 
-The inverse VJP is the implicit-function rule of :mod:`nfref.transform`, with the solve
-:math:`J^\top s = v` done by Sherman and Morrison:
-:math:`s = v - h' w\,(\hat\rho^\top v)/D`.
+Inverse pass and its gradient
+-----------------------------
+The inverse pass solves for :math:`\tau` (``_solve_inverse``, once), then runs the forward
+pass at :math:`u` once: its :math:`\tanh`, :math:`h'` and :math:`D` give the log-determinant
+:math:`-\log D`, the forward pullback and the solve :math:`J^\top s = v` by Sherman and
+Morrison, :math:`s = v - h' w\,(\hat\rho^\top v)/D`; the inverse pullback is the
+implicit-function rule :func:`nfref.numerics.implicit_inverse_pullback` built from these two.
 """
 
 import numpy as np
 
 from nfref._validation import as_rng, check_finite
+from nfref.numerics import EPS, implicit_inverse_pullback, sech2, sigmoid, softplus, solve_monotone
 from nfref.transform import Transform
 
-__all__ = ["Planar", "solve_tanh_equation", "softplus", "sigmoid", "sech2"]
-
-EPS = np.finfo(float).eps
-
-
-def softplus(s):
-    r""":math:`\log(1 + e^s)`, computed without overflow or cancellation."""
-    s = np.asarray(s, dtype=float)
-    return np.maximum(s, 0.0) + np.log1p(np.exp(-np.abs(s)))
-
-
-def sigmoid(s):
-    r""":math:`1 / (1 + e^{-s})`, computed without overflow."""
-    s = np.asarray(s, dtype=float)
-    e = np.exp(-np.abs(s))
-    return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def sech2(a):
-    r""":math:`h'(a) = 1 - \tanh^2 a = 4e^{-2|a|}/(1 + e^{-2|a|})^2`, accurate for large ``|a|``."""
-    e = np.exp(-2.0 * np.abs(a))
-    return 4.0 * e / (1.0 + e) ** 2
+__all__ = ["Planar", "solve_tanh_equation"]
 
 
 def solve_tanh_equation(z, c, maxiter=100):
     r"""Solve :math:`\tau = \tanh(z - c\tau)` for :math:`\tau \in [-1, 1]`, elementwise.
 
-    Newton's method on :math:`g(\tau) = \tau - \tanh(z - c\tau)` with the bracket
-    :math:`[-1, 1]` (where :math:`g(-1) \le 0 \le g(1)`) kept up to date; a Newton step
-    that leaves the bracket is replaced by bisection. Unique root when :math:`c \ge -1`.
-    Stops when every step is below the rounding level of ``g`` (about ``1e-16``).
+    The root of the increasing :math:`g(\tau) = \tau - \tanh(z - c\tau)`,
+    :math:`g'(\tau) = 1 + c\,h'(z - c\tau)`, by :func:`nfref.numerics.solve_monotone`: Newton's
+    method in the bracket :math:`[-1, 1]` (where :math:`g(-1) \le 0 \le g(1)`), bisection
+    where a Newton step leaves it or does not halve the step before last. Unique root when
+    :math:`c \ge -1`. Starts at :math:`\tanh(z)/(1 + \max(c, 0))` and stops when the step
+    (or the bracket) is below :math:`4\epsilon(1 + |\tau|)`, or :math:`g(\tau) = 0`.
 
     Parameters
     ----------
     z, c : array_like
         Broadcastable arrays (``c >= -1``).
+    maxiter : int
+        Steps after which an entry still moving raises ``ValueError``.
 
     Returns
     -------
     tau : ndarray
         The root, shape of the broadcast.
     iterations : int
+        Steps taken by the slowest entry.
 
     Raises
     ------
     ValueError
-        If ``z`` or ``c`` holds a NaN or an infinity (there is no root to find).
+        If ``z`` or ``c`` holds a NaN or an infinity (there is no root to find), or the
+        solve has not converged after ``maxiter`` steps.
     """
     z, c = (np.array(a, dtype=float) for a in np.broadcast_arrays(z, c))
     check_finite(z, "solve_tanh_equation: z")
     check_finite(c, "solve_tanh_equation: c")
-    lo, hi = -np.ones_like(z), np.ones_like(z)
-    tau = np.tanh(z) / (1.0 + np.maximum(c, 0.0))                  # inside (-1, 1)
-    step_old = np.full_like(z, 4.0)                                # the step before last
-    step = np.full_like(z, 4.0)
-    done = np.zeros(z.shape, dtype=bool)
-    for it in range(1, maxiter + 1):
-        arg = z - c * tau
-        hp = sech2(arg)
-        g = tau - np.tanh(arg)
-        gp = 1.0 + c * hp                                          # g'(tau) >= 0
-        lo = np.where(g < 0, tau, lo)
-        hi = np.where(g > 0, tau, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            nstep = g / gp
-        newton = tau - nstep
-        # bisect when Newton leaves the bracket or does not halve the step before last
-        # (the safeguard of "rtsafe", Press et al., Numerical Recipes, 3rd ed., sec. 9.4)
-        slow = 2.0 * np.abs(g) > np.abs(step_old * gp)
-        mid = 0.5 * (lo + hi)
-        new = np.where(~((newton > lo) & (newton < hi)) | slow, mid, newton)  # NaN -> mid
-        # converged: the Newton step is below the rounding level of g (the error of
-        # z - c tau, times h', over g'), or the bracket is two ulps wide
-        floor = 4 * EPS * (1.0 + (np.abs(z) + np.abs(c * tau)) * hp / np.maximum(gp, EPS))
-        small = np.abs(nstep) <= floor
-        tight = hi - lo <= 2 * EPS
-        new = np.where(small, newton, np.where(tight, mid, new))
-        new = np.where(done, tau, new)
-        done |= small | tight
-        step_old, step = step, np.abs(new - tau)
-        tau = new
-        if np.all(done):
-            return tau, it
-    return tau, maxiter
+    zf, cf = z.ravel(), c.ravel()
+
+    def g(tau, idx):
+        arg = zf[idx] - cf[idx] * tau
+        return tau - np.tanh(arg), 1.0 + cf[idx] * sech2(arg)
+
+    root = solve_monotone(g, np.zeros(z.shape), lo=-1.0, hi=1.0,
+                          guess=np.tanh(z) / (1.0 + np.maximum(c, 0.0)), tol=4 * EPS,
+                          max_iter=maxiter, name="solve_tanh_equation")
+    return root.x, root.iterations
 
 
 class Planar(Transform):
@@ -201,8 +169,6 @@ class Planar(Transform):
     >>> bool(np.allclose(u, [[0.0, 0.0], [1.0, -1.0]], atol=1e-12))
     True
     """
-
-    numerical_inverse = True
 
     def __init__(self, w, rho, b, reparameterize=True):
         w = np.atleast_1d(np.asarray(w, dtype=float))
@@ -265,10 +231,44 @@ class Planar(Transform):
         return rho_hat, c, tau, hp, D
 
     # ------------------------------------------------------------------ maths
-    def _forward(self, u):
-        rho_hat, _, tau, _, D = self._parts(u)
+    def _pass(self, u):
+        r"""The forward pass at ``u``: ``(x, logdet, back, solve_transpose)``.
+
+        ``back(gx, gl) -> (gu, gparams)`` is the forward pullback (module docstring) and
+        ``solve_transpose(v)`` solves :math:`J_\phi(u)^\top s = v` by Sherman and Morrison;
+        both keep the pass's :math:`\tanh`, :math:`h'` and :math:`D`.
+        """
+        w, rho = self.params["w"], self.params["rho"]
+        rho_hat, c, tau, hp, D = self._parts(u)
+        x = u + tau[:, None] * rho_hat
         with np.errstate(divide="ignore"):              # D = 0 only at c = -1 (raw): refused
-            return u + tau[:, None] * rho_hat, np.log(D)
+            logdet = np.log(D)
+
+        def back(gx, gl):
+            hpp = -2.0 * tau * hp                                   # h''
+            alpha = (gx @ rho_hat) * hp + gl * hpp * c / D          # (n,)
+            gu = gx + alpha[:, None] * w
+            g_w = alpha @ u                                         # at fixed rho_hat
+            G = tau @ gx                                            # d L / d rho_hat, (d,)
+            g_c = np.sum(gl * hp / D)
+            s = w @ rho
+            if self.reparameterize:
+                N = w @ w
+                k, dk, dm = softplus(s) - 1.0 - s, -sigmoid(-s), sigmoid(s)
+                gam = g_c * dm + (G @ w) / N * dk
+                g_rho = G + gam * w
+                g_w = g_w + gam * rho + k * (G / N - 2.0 * (G @ w) * w / N ** 2)
+            else:
+                g_rho = G + g_c * w
+                g_w = g_w + g_c * rho
+            return gu, {"w": g_w, "rho": g_rho, "b": np.array([alpha.sum()])}
+
+        def solve_transpose(v):
+            return v - ((hp / D) * (v @ rho_hat))[:, None] * w
+        return x, logdet, back, solve_transpose
+
+    def _forward_and_vjp(self, u):
+        return self._pass(u)[:3]
 
     def _realized_c(self, rho_hat):
         """``w^T rho_hat`` of the float64 vectors the forward map uses, summed in long double.
@@ -280,47 +280,29 @@ class Planar(Transform):
         ld = np.longdouble
         return float(self.params["w"].astype(ld) @ rho_hat.astype(ld))
 
-    def _inverse(self, x):
+    def _solve_tau(self, x):
+        """``(tau, z, c, rho_hat, one_plus_c)``: the root of the scalar equation at ``x``."""
         rho_hat, _, one_plus_c = self.constrained()
         c = self._realized_c(rho_hat)
         z = x @ self.params["w"] + self.params["b"][0]              # (n,)
         tau, _ = solve_tanh_equation(z, c)
-        u = x - tau[:, None] * rho_hat                              # (n, d)
-        hp = sech2(z - c * tau)
-        with np.errstate(divide="ignore"):
-            return u, -np.log(tau * tau + hp * one_plus_c)
+        return tau, z, c, rho_hat, one_plus_c
+
+    def _solve_inverse(self, x):
+        tau, _, _, rho_hat, _ = self._solve_tau(x)
+        return x - tau[:, None] * rho_hat                           # (n, d)
+
+    def _inverse_and_vjp(self, x):
+        u = self._solve_inverse(x)
+        _, logdet, back, solve_transpose = self._pass(u)            # the forward pass at u, once
+        return u, -logdet, implicit_inverse_pullback(back, solve_transpose)
 
     def _jacobian(self, u):
         rho_hat, _, _, hp, _ = self._parts(u)
         w = self.params["w"]
         return np.eye(self.dim) + hp[:, None, None] * np.outer(rho_hat, w)
 
-    def _forward_vjp(self, u, gx, gl):
-        w, rho = self.params["w"], self.params["rho"]
-        rho_hat, c, tau, hp, D = self._parts(u)
-        hpp = -2.0 * tau * hp                                       # h''
-        alpha = (gx @ rho_hat) * hp + gl * hpp * c / D              # (n,)
-        gu = gx + alpha[:, None] * w
-        g_w = alpha @ u                                             # at fixed rho_hat
-        G = tau @ gx                                                # d L / d rho_hat, (d,)
-        g_c = np.sum(gl * hp / D)
-        s = w @ rho
-        if self.reparameterize:
-            N = w @ w
-            k, dk, dm = softplus(s) - 1.0 - s, -sigmoid(-s), sigmoid(s)
-            gam = g_c * dm + (G @ w) / N * dk
-            g_rho = G + gam * w
-            g_w = g_w + gam * rho + k * (G / N - 2.0 * (G @ w) * w / N ** 2)
-        else:
-            g_rho = G + g_c * w
-            g_w = g_w + g_c * rho
-        return gu, {"w": g_w, "rho": g_rho, "b": np.array([alpha.sum()])}
-
-    def _solve_jacobian_transpose(self, u, v):
-        rho_hat, _, _, hp, D = self._parts(u)
-        return v - ((hp / D) * (v @ rho_hat))[:, None] * self.params["w"]
-
-    def inverse_jacobian(self, x):
+    def _inverse_jacobian(self, x):
         r"""Explicit Jacobian of the inverse map, :math:`\partial u_i/\partial x_j`, shape (n, d, d).
 
         Differentiating :math:`u = x - \hat\rho\tau(x)` with
@@ -330,11 +312,7 @@ class Planar(Transform):
         Derived from the inverse map itself, not from :math:`J_\phi^{-1}`, so that eq. (7)
         can be checked against eq. (8).
         """
-        x = self._prepare(x, "x")
-        rho_hat, _, one_plus_c = self.constrained()
-        c = self._realized_c(rho_hat)
-        z = x @ self.params["w"] + self.params["b"][0]
-        tau, _ = solve_tanh_equation(z, c)
+        tau, z, c, rho_hat, one_plus_c = self._solve_tau(x)
         hp = sech2(z - c * tau)
         coef = hp / (tau * tau + hp * one_plus_c)                   # (n,)
         return np.eye(self.dim) - coef[:, None, None] * np.outer(rho_hat, self.params["w"])

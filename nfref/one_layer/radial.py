@@ -52,16 +52,22 @@ With :math:`v = u - z_0`, :math:`\sigma_n = g_{x,n}^\top v_n`, :math:`x = u + (\
 
 and :math:`\partial_{\alpha_{raw}} = \sigma(\alpha_{raw})\,\partial_\alpha`,
 :math:`\partial_{\beta_{raw}} = \sigma(\beta_{raw})\,\partial_\gamma` (logistic sigmoid).
-The inverse VJP is the implicit-function rule of :mod:`nfref.transform` with
-:math:`J` symmetric and :math:`J^{-1} = f^{-1}\big(I - \frac{k}{f + k} e e^\top\big)`,
-:math:`k = -\beta r/q^2`, :math:`f + k = P/q^2`.
+Inverse pass and its gradient
+-----------------------------
+The inverse pass computes :math:`r`, :math:`q`, :math:`P` in closed form and from them the
+forward quantities at :math:`u` (:math:`v = u - z_0 = y\,q/(\gamma + r)`,
+:math:`e = y/R`), without a second pass. Its pullback is the implicit-function rule
+:func:`nfref.numerics.implicit_inverse_pullback`, exact for an explicit inverse as for a
+numerical one, with the forward pullback built from those quantities and :math:`J`
+symmetric, :math:`J^{-1} = f^{-1}\big(I - \frac{k}{f + k} e e^\top\big)`,
+:math:`k = -\beta r/q^2`, :math:`f + k = P/q^2` (Sherman and Morrison).
 """
 
 import numpy as np
 
 from nfref._validation import as_rng
+from nfref.numerics import implicit_inverse_pullback, sigmoid, softplus
 from nfref.transform import Transform
-from nfref.one_layer.planar import sigmoid, softplus
 
 __all__ = ["Radial"]
 
@@ -126,10 +132,35 @@ class Radial(Transform):
         return ((self.dim - 1) * (np.log(gamma + r) - np.log(q))
                 + np.log(P) - 2.0 * np.log(q))
 
-    def _forward(self, u):
-        alpha, gamma, v, r, q, _, P = self._parts(u)
+    def _backs(self, alpha, gamma, v, r, q, e, P):
+        r"""The forward pullback at ``u`` and the solve of :math:`J_\phi(u)^\top s = v`, from
+        the quantities of the pass (module docstring)."""
+        d, beta = self.dim, gamma - alpha
+        f = (gamma + r) / q                                         # (n,)
+        ratio = -beta * r / P                                       # k / (f + k)
+        a_raw, b_raw = self.params["alpha_raw"][0], self.params["beta_raw"][0]
+
+        def back(gx, gl):
+            sig = np.sum(gx * v, axis=1)                            # (n,)
+            dl_dr = (d - 1) / (gamma + r) - (d + 1) / q + 2.0 * q / P
+            dl_da = -(d + 1) / q + (2.0 * r + gamma) / P
+            dl_dg = (d - 1) / (gamma + r) + alpha / P
+            gu = f[:, None] * gx + (-beta * sig / q ** 2 + gl * dl_dr)[:, None] * e
+            g_alpha = np.sum(-sig * (gamma + r) / q ** 2 + gl * dl_da)
+            g_gamma = np.sum(sig / q + gl * dl_dg)
+            return gu, {"z0": -(gu - gx).sum(0),
+                        "alpha_raw": np.array([g_alpha * sigmoid(a_raw)]),
+                        "beta_raw": np.array([g_gamma * sigmoid(b_raw)])}
+
+        def solve_transpose(w):                                     # J is symmetric
+            ew = np.sum(e * w, axis=1)
+            return (w - (ratio * ew)[:, None] * e) / f[:, None]
+        return back, solve_transpose
+
+    def _forward_and_vjp(self, u):
+        alpha, gamma, v, r, q, e, P = parts = self._parts(u)
         x = u + ((gamma - alpha) / q)[:, None] * v
-        return x, self._logdet(alpha, gamma, r, q, P)
+        return x, self._logdet(alpha, gamma, r, q, P), self._backs(*parts)[0]
 
     def _radius_inverse(self, R, alpha, gamma):
         """The non-negative root of ``r^2 + (gamma - R) r - alpha R = 0``."""
@@ -139,16 +170,24 @@ class Radial(Transform):
             small = 2.0 * alpha * R / (root - m)                    # for R < gamma
         return np.where(m >= 0, 0.5 * (m + root), small)
 
-    def _inverse(self, x):
+    def _inverse_parts(self, x):
+        """``(alpha, gamma, y, R, r, q)`` of the closed-form inverse at ``x``."""
         alpha = softplus(self.params["alpha_raw"][0])
         gamma = softplus(self.params["beta_raw"][0])
         y = x - self.params["z0"]                                   # (n, d)
         R = np.linalg.norm(y, axis=1)
         r = self._radius_inverse(R, alpha, gamma)                   # (n,)
-        q = alpha + r
-        u = self.params["z0"] + (q / (gamma + r))[:, None] * y
+        return alpha, gamma, y, R, r, alpha + r
+
+    def _inverse_and_vjp(self, x):
+        alpha, gamma, y, R, r, q = self._inverse_parts(x)
+        v = (q / (gamma + r))[:, None] * y                          # u - z0
+        u = self.params["z0"] + v
+        e = y / np.where(R > 0, R, 1.0)[:, None]                    # = v / r, 0 at the centre
         P = r * r + 2.0 * alpha * r + alpha * gamma
-        return u, -self._logdet(alpha, gamma, r, q, P)
+        back, solve_transpose = self._backs(alpha, gamma, v, r, q, e, P)
+        return (u, -self._logdet(alpha, gamma, r, q, P),
+                implicit_inverse_pullback(back, solve_transpose))
 
     def _jacobian(self, u):
         alpha, gamma, _, r, q, e, _ = self._parts(u)
@@ -157,29 +196,7 @@ class Radial(Transform):
         return (f[:, None, None] * np.eye(self.dim)
                 + k[:, None, None] * e[:, :, None] * e[:, None, :])
 
-    def _forward_vjp(self, u, gx, gl):
-        alpha, gamma, v, r, q, e, P = self._parts(u)
-        d, beta = self.dim, gamma - alpha
-        sig = np.sum(gx * v, axis=1)                                # (n,)
-        dl_dr = (d - 1) / (gamma + r) - (d + 1) / q + 2.0 * q / P
-        dl_da = -(d + 1) / q + (2.0 * r + gamma) / P
-        dl_dg = (d - 1) / (gamma + r) + alpha / P
-        f = (gamma + r) / q
-        gu = f[:, None] * gx + (-beta * sig / q ** 2 + gl * dl_dr)[:, None] * e
-        g_alpha = np.sum(-sig * (gamma + r) / q ** 2 + gl * dl_da)
-        g_gamma = np.sum(sig / q + gl * dl_dg)
-        return gu, {"z0": -(gu - gx).sum(0),
-                    "alpha_raw": np.array([g_alpha * sigmoid(self.params["alpha_raw"][0])]),
-                    "beta_raw": np.array([g_gamma * sigmoid(self.params["beta_raw"][0])])}
-
-    def _solve_jacobian_transpose(self, u, v):
-        alpha, gamma, _, r, q, e, P = self._parts(u)
-        f = (gamma + r) / q
-        k = -(gamma - alpha) * r / q ** 2
-        ev = np.sum(e * v, axis=1)
-        return (v - (k * q ** 2 / P * ev)[:, None] * e) / f[:, None]
-
-    def inverse_jacobian(self, x):
+    def _inverse_jacobian(self, x):
         r"""Explicit Jacobian of the closed-form inverse, :math:`\partial u_i/\partial x_j`, (n, d, d).
 
         :math:`u - z_0 = y\,s(R)` with :math:`y = x - z_0`, :math:`s = q/(\gamma + r)`, so
@@ -187,13 +204,7 @@ class Radial(Transform):
         :math:`dr/dR = q/(2r + \gamma - R)` and :math:`ds/dr = (\gamma - \alpha)/(\gamma + r)^2`.
         Derived from the inverse map itself, so eq. (7) can be checked against eq. (8).
         """
-        x = self._prepare(x, "x")
-        alpha = softplus(self.params["alpha_raw"][0])
-        gamma = softplus(self.params["beta_raw"][0])
-        y = x - self.params["z0"]
-        R = np.linalg.norm(y, axis=1)
-        r = self._radius_inverse(R, alpha, gamma)
-        q = alpha + r
+        alpha, gamma, y, R, r, q = self._inverse_parts(x)
         s = q / (gamma + r)
         ds = (gamma - alpha) / (gamma + r) ** 2 * q / (2.0 * r + gamma - R)
         yh = y / np.where(R > 0, R, 1.0)[:, None]

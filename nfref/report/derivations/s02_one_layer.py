@@ -14,13 +14,13 @@ from scipy import stats
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
 from nfref.gradcheck import check_param_gradient, check_vjp, numerical_jacobian, relative_error
 from nfref.inverse_cdf import GaussianCDF
-from nfref.one_layer.linear import Linear
+from nfref.numerics import sech2
 from nfref.one_layer import (Planar, Radial, backward_log_likelihood, conditional_log_likelihood,
-                         fit_backward_gaussian, gaussian_mle, log_likelihood_eq7,
-                         log_likelihood_eq8, mean_log_likelihood_and_grad)
-from nfref.report.studies.planar_inverse import planar_inverse_errors
-from nfref.one_layer.planar import sech2
+                             fit_backward_gaussian, gaussian_mle, log_likelihood_eq7,
+                             log_likelihood_eq8, mean_log_likelihood_and_grad)
+from nfref.one_layer.linear import Linear
 from nfref.report.claims import benchmark, claim, figure
+from nfref.report.studies.planar_inverse import planar_inverse_errors
 
 FLOWS = (Linear, Planar, Radial)
 

@@ -6,9 +6,9 @@ import pytest
 
 from nfref.autoregressive.maf import IAF, MAF, lower_triangular_inverse, maf_stack
 from nfref.distributions import Flow, StandardNormal
-from nfref.gradcheck import check_param_gradient
+from nfref.gradcheck import check_gradient, check_param_gradient, check_vjp
 from nfref.optim import fit_lbfgs
-from nfref.autoregressive.transformers import Affine
+from nfref.autoregressive.transformers import UMNN, Affine
 
 
 @pytest.mark.parametrize("cls", [MAF, IAF])
@@ -29,28 +29,128 @@ def test_jacobian_is_triangular_in_the_made_order(cls, order, rng):
     assert np.max(np.abs(logdet - np.linalg.slogdet(jac)[1])) <= 1e-10
 
 
-def _count_made_passes(t):
-    calls = [0]
-    inner = t.made.forward
+def _count_passes(t):
+    """Wrap the MADE's parallel pass, its sequential pass (and the steps of that one) and
+    every transformer hook, counting calls."""
+    calls = {"made": 0, "sequential": 0, "steps": 0, "transformer": 0}
+    made, tr = t.made, t.transformer
+    forward, sequential = made.forward, made.sequential
 
-    def counting(x, net):
-        calls[0] += 1
-        return inner(x, net)
-    t.made.forward = counting
+    def counting_forward(x, net):
+        calls["made"] += 1
+        return forward(x, net)
+
+    def counting_sequential(net, n, step):
+        calls["sequential"] += 1
+
+        def counting_step(p, xi):
+            calls["steps"] += 1
+            return step(p, xi)
+        return sequential(net, n, counting_step)
+    made.forward, made.sequential = counting_forward, counting_sequential
+    depth = [0]                                                # a hook calling a hook
+    for hook in ("_forward_and_vjp", "_inverse_and_vjp", "_forward", "_inverse"):
+        inner = getattr(tr, hook)
+
+        def counting_hook(*args, _inner=inner):
+            calls["transformer"] += depth[0] == 0
+            depth[0] += 1
+            try:
+                return _inner(*args)
+            finally:
+                depth[0] -= 1
+        setattr(tr, hook, counting_hook)
     return calls
 
 
 @pytest.mark.parametrize("cls,parallel", [(MAF, "inverse"), (IAF, "forward")])
-def test_one_pass_one_way_d_passes_the_other(cls, parallel, rng):
+@pytest.mark.parametrize("with_pullback", [False, True])
+def test_one_pass_one_way_d_passes_the_other(cls, parallel, with_pullback, rng):
+    # parallel: one MADE pass and one transformer pass (its pullback reuses both);
+    # sequential: d steps of one MADE evaluation and one transformer call on one column, and
+    # for the pullback one more transformer pass at the final point, but no MADE pass.
     d = 5
-    t = cls.random(d, rng)
-    calls = _count_made_passes(t)
+    t = cls.random(d, rng, transformer=Affine())
+    calls = _count_passes(t)
     u = rng.standard_normal((4, d))
-    x, _ = t.forward(u)
-    n_forward = calls[0]
-    t.inverse(x)
-    n_inverse = calls[0] - n_forward
-    assert (n_forward, n_inverse) == ((d, 1) if parallel == "inverse" else (1, d))
+    run = {"forward": t.forward_and_vjp if with_pullback else t.forward,
+           "inverse": t.inverse_and_vjp if with_pullback else t.inverse}
+    sequential = "forward" if parallel == "inverse" else "inverse"
+    out = run[parallel](u)
+    if with_pullback:
+        out[2](rng.standard_normal((4, d)), rng.standard_normal(4))
+    assert calls == {"made": 1, "sequential": 0, "steps": 0, "transformer": 1}
+    for k in calls:
+        calls[k] = 0
+    out = run[sequential](u)
+    if with_pullback:
+        out[2](rng.standard_normal((4, d)), rng.standard_normal(4))
+    assert calls == {"made": 0, "sequential": 1, "steps": d, "transformer": d + with_pullback}
+
+
+@pytest.mark.parametrize("cls", [MAF, IAF])
+@pytest.mark.parametrize("direction", ["forward", "inverse"])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_pullback_of_one_pass_against_finite_differences(cls, direction, activation, rng):
+    t = cls.random(4, rng, hidden_sizes=(8, 8), order="random", activation=activation)
+    u = rng.standard_normal((6, 4))
+    point = u if direction == "forward" else t.forward(u)[0]
+    res = check_vjp(t, point, direction)
+    assert res.passed, str(res)
+    # the pullback of the pass, by hand: the gradient of sum(g * out) + sum(gl * logdet)
+    g, gl = rng.standard_normal((6, 4)), rng.standard_normal(6)
+    run = t.forward_and_vjp if direction == "forward" else t.inverse_and_vjp
+    _, _, pullback = run(point)
+    g_in, g_par = pullback(g, gl)
+    value = t.forward if direction == "forward" else t.inverse
+
+    def loss_input(v):
+        out, ld = value(v)
+        return float(np.sum(g * out) + np.sum(gl * ld))
+    res = check_gradient(loss_input, g_in, point.copy())
+    assert res.passed, str(res)
+    res = check_param_gradient(lambda: loss_input(point), t.params, g_par)
+    assert res.passed, str(res)
+
+
+@pytest.mark.parametrize("cls", [MAF, IAF])
+@pytest.mark.parametrize("direction", ["forward", "inverse"])
+def test_no_state_survives_between_calls(cls, direction, rng):
+    # a pullback holds the arrays of its own pass: a second pass at other points, with other
+    # parameter values, leaves the first pullback's gradient unchanged, and equal to a pullback
+    # of a fresh pass at the first point with the first parameters
+    t = cls.random(3, rng, hidden_sizes=(6, 6))
+    run = t.forward_and_vjp if direction == "forward" else t.inverse_and_vjp
+    u1, u2 = rng.standard_normal((2, 5, 3))
+    g, gl = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    first = {k: v.copy() for k, v in t.params.items()}
+    out1, ld1, pullback = run(u1)
+    g_in, g_par = pullback(g, gl)
+    t.set_params({k: v + 0.1 * rng.standard_normal(v.shape) for k, v in first.items()})
+    out2, _, pullback2 = run(u2)
+    pullback2(g, gl)
+    again_in, again_par = pullback(g, gl)
+    np.testing.assert_array_equal(again_in, g_in)
+    for k in g_par:
+        np.testing.assert_array_equal(again_par[k], g_par[k])
+    assert np.max(np.abs(out2 - out1)) > 0.1                   # the second pass differs
+    t.set_params(first)
+    out3, ld3, pullback3 = run(u1)
+    np.testing.assert_array_equal(out3, out1)
+    np.testing.assert_array_equal(ld3, ld1)
+    fresh_in, fresh_par = pullback3(g, gl)
+    np.testing.assert_array_equal(fresh_in, g_in)
+    for k in g_par:
+        np.testing.assert_array_equal(fresh_par[k], g_par[k])
+
+
+@pytest.mark.parametrize("cls", [MAF, IAF])
+def test_numerical_inverse_asks_the_transformer(cls, rng):
+    assert cls.random(2, rng, transformer=Affine()).numerical_inverse is False
+    assert cls.random(2, rng, transformer=UMNN(2, 8)).numerical_inverse is True
+    t = cls.random(2, rng)
+    with pytest.raises(AttributeError):
+        t.numerical_inverse = True                             # derived, read-only
 
 
 @pytest.mark.parametrize("cls", [MAF, IAF])
@@ -68,8 +168,10 @@ def test_lower_triangular_inverse_against_numpy(rng):
     K = np.tril(rng.standard_normal((3, 4, 4)), -1) + np.eye(4) * 2.0
     inv_perm = np.argsort(order)
     K = K[:, inv_perm][:, :, inv_perm]                         # lower triangular in `order`
-    np.testing.assert_allclose(lower_triangular_inverse(K, order), np.linalg.inv(K),
-                               rtol=1e-12, atol=1e-12)
+    inv = lower_triangular_inverse(K, order)
+    np.testing.assert_allclose(inv, np.linalg.inv(K), rtol=1e-12, atol=1e-12)
+    ip = inv[:, order][:, :, order]
+    assert np.all(np.triu(ip, 1) == 0)                         # exact zeros kept
 
 
 def test_maf_likelihood_gradient_through_a_stack(rng):
@@ -106,3 +208,10 @@ def test_bad_arguments_are_refused():
         IAF(3, order="diagonal")
     with pytest.raises(ValueError, match="dim"):
         MAF(0)
+    for cls in (MAF, IAF):
+        with pytest.raises(ValueError, match="activation"):
+            cls(2, activation="sigmoid")
+        with pytest.raises(ValueError, match="activation"):
+            cls.random(2, 0, activation=None)
+        with pytest.raises(ValueError, match="activation"):
+            maf_stack(2, 2, (4,), cls=cls, activation="Tanh")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from nfref.autoregressive.coupling import Coupling, Permute, coupling_stack
-from nfref.gradcheck import check_vjp
-from nfref.autoregressive.transformers import BoundedAffine
+from nfref.gradcheck import check_gradient, check_param_gradient, check_vjp
+from nfref.autoregressive.transformers import UMNN, Affine, BoundedAffine
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -65,6 +65,73 @@ def test_bounded_transformer_and_permute(rng):
         Permute([0, 0, 1])
 
 
+@pytest.mark.parametrize("direction", ["forward", "inverse"])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("flip", [False, True])
+def test_pullback_of_one_pass_against_finite_differences(direction, activation, flip, rng):
+    t = Coupling.random(5, rng, hidden_sizes=(6, 6), flip=flip, activation=activation)
+    assert t.activation == activation
+    point = rng.standard_normal((6, 5))
+    res = check_vjp(t, point, direction)
+    assert res.passed, str(res)
+    g, gl = rng.standard_normal((6, 5)), rng.standard_normal(6)
+    run = t.forward_and_vjp if direction == "forward" else t.inverse_and_vjp
+    value = t.forward if direction == "forward" else t.inverse
+    g_in, g_par = run(point)[2](g, gl)
+
+    def loss_input(v):
+        out, ld = value(v)
+        return float(np.sum(g * out) + np.sum(gl * ld))
+    res = check_gradient(loss_input, g_in, point.copy())
+    assert res.passed, str(res)
+    res = check_param_gradient(lambda: loss_input(point), t.params, g_par)
+    assert res.passed, str(res)
+
+
+@pytest.mark.parametrize("direction", ["forward", "inverse"])
+def test_no_state_survives_between_calls(direction, rng):
+    # the first pullback still gives the first point's gradient after a second pass at other
+    # points with other parameter values (updated in place), and a fresh pass agrees with it
+    t = Coupling.random(4, rng, hidden_sizes=(6,))
+    run = t.forward_and_vjp if direction == "forward" else t.inverse_and_vjp
+    u1, u2 = rng.standard_normal((2, 5, 4))
+    g, gl = rng.standard_normal((5, 4)), rng.standard_normal(5)
+    first = {k: v.copy() for k, v in t.params.items()}
+    out1, _, pullback = run(u1)
+    g_in, g_par = pullback(g, gl)
+    for v in t.params.values():
+        v += 0.1 * rng.standard_normal(v.shape)                # an optimizer's in-place step
+    out2, _, pullback2 = run(u2)
+    pullback2(g, gl)
+    again_in, again_par = pullback(g, gl)
+    np.testing.assert_array_equal(again_in, g_in)
+    for k in g_par:
+        np.testing.assert_array_equal(again_par[k], g_par[k])
+    assert np.max(np.abs(out2 - out1)) > 0.1
+    t.set_params(first)
+    fresh_in, fresh_par = run(u1)[2](g, gl)
+    np.testing.assert_array_equal(fresh_in, g_in)
+    for k in g_par:
+        np.testing.assert_array_equal(fresh_par[k], g_par[k])
+
+
+def test_permute_pullbacks_and_numerical_inverse(rng):
+    p = Permute([2, 0, 3, 1])
+    u, g = rng.standard_normal((2, 3, 4))
+    x, ld, pullback = p.forward_and_vjp(u)
+    gu, gp = pullback(g, rng.standard_normal(3))
+    np.testing.assert_array_equal(ld, 0.0)
+    assert gp == {}
+    np.testing.assert_array_equal(x[:, [0, 1, 2, 3]], u[:, [2, 0, 3, 1]])
+    np.testing.assert_array_equal(gu[:, [2, 0, 3, 1]], g)      # gu = J^T g: x_i = u_perm(i)
+    np.testing.assert_allclose(np.sum(gu * u, 1), np.sum(g * x, 1), rtol=1e-15, atol=1e-15)
+    gx, _ = p.inverse_and_vjp(x)[2](gu, None)
+    np.testing.assert_array_equal(gx, g)
+    assert p.numerical_inverse is False
+    assert Coupling.random(2, rng, transformer=Affine()).numerical_inverse is False
+    assert Coupling.random(2, rng, transformer=UMNN(2, 8)).numerical_inverse is True
+
+
 def test_bad_transformer_is_refused():
     with pytest.raises(ValueError, match="Transformer"):
         Coupling(2, transformer=object())
@@ -72,3 +139,9 @@ def test_bad_transformer_is_refused():
         Coupling(2, hidden_sizes=(0,))
     with pytest.raises(ValueError, match="hidden sizes"):
         Coupling(4, hidden_sizes=(8, -1))
+    with pytest.raises(ValueError, match="activation"):
+        Coupling(4, activation="softplus")
+    with pytest.raises(ValueError, match="activation"):
+        Coupling.random(3, 0, activation=1)
+    with pytest.raises(ValueError, match="activation"):
+        coupling_stack(2, 2, (4,), activation="ReLU")

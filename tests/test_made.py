@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nfref.gradcheck import check_gradient, numerical_jacobian
-from nfref.autoregressive.made import MADE
+from nfref.autoregressive.made import MADE, mlp_backward, mlp_forward, mlp_jvp
 
 
 @pytest.mark.parametrize("order", ["natural", "reversed", "random"])
@@ -43,10 +43,14 @@ def test_finite_difference_jacobian_is_strictly_triangular(order, rng):
     assert np.max(np.abs(jac[~forbidden])) > 1e-3             # the test can fail
 
 
-def test_backward_against_finite_differences(rng):
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_backward_against_finite_differences(activation, rng):
     d, k = 4, 3
-    made = MADE(d, k, (6, 5), "random", random_state=rng)
+    made = MADE(d, k, (6, 5), "random", random_state=rng, activation=activation)
     params = made.init_params(rng, output_scale=1.0)
+    for kk, v in params.items():                               # biases off 0: with relu a
+        if kk.startswith("b"):                                 # dead unit's input is then
+            v += rng.standard_normal(v.shape)                  # not at the kink
     x = rng.standard_normal((7, d))
     g = rng.standard_normal((7, d, k))
     net = made.masked_weights(params)
@@ -64,14 +68,76 @@ def test_backward_against_finite_differences(rng):
         assert np.all(gp[f"W{i}"][m == 0] == 0)
 
 
-def test_input_jacobian_against_finite_differences(rng):
-    made = MADE(3, 2, (5,), "reversed", random_state=rng)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_input_jacobian_against_finite_differences(activation, rng):
+    made = MADE(3, 2, (5,), "reversed", random_state=rng, activation=activation)
     net = made.masked_weights(made.init_params(rng, output_scale=1.0))
     x = rng.standard_normal((3, 3))
     _, hs = made.forward(x, net)
     jac = made.input_jacobian(net, hs)                         # (n, d, k, d)
     num = numerical_jacobian(lambda v: made.forward(v, net)[0].reshape(len(v), -1), x)
     assert np.max(np.abs(num.reshape(jac.shape) - jac)) <= 1e-6 * np.max(np.abs(jac))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("order", ["natural", "reversed", "random"])
+@pytest.mark.parametrize("dim,hidden", [(1, (4,)), (3, ()), (4, (2,)), (5, (8, 3)), (6, (9, 9))])
+def test_sequential_passes_end_with_the_activations_of_one_pass(activation, order, dim, hidden,
+                                                                 rng):
+    # step p gets xi of dimension order[p] from the inputs found so far; with every input
+    # a function of its own xi, the activations at the end are those of one pass there
+    made = MADE(dim, 2, hidden, order, random_state=rng, activation=activation)
+    params = made.init_params(rng, output_scale=1.0)
+    for v in params.values():
+        v += 0.3 * rng.standard_normal(v.shape)
+    net = made.masked_weights(params)
+    z = rng.standard_normal((5, dim))
+    seen = []
+
+    def step(p, xi):
+        seen.append(p)
+        return z[:, made.order[p]] * np.exp(xi[:, 1]) + xi[:, 0]
+    x, hs = made.sequential(net, 5, step)
+    xi, hs_one = made.forward(x, net)
+    assert seen == list(range(dim))
+    np.testing.assert_array_equal(hs[0], x)
+    for h, h1 in zip(hs, hs_one):
+        np.testing.assert_allclose(h, h1, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(x, z * np.exp(xi[..., 1]) + xi[..., 0], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(made.output(net, hs), xi, rtol=1e-13, atol=1e-13)
+
+
+def test_hidden_degrees_are_sorted_and_keep_the_cycle(rng):
+    made = MADE(4, 1, (7, 2), "random", random_state=rng)
+    np.testing.assert_array_equal(made.degrees[1], [1, 1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(made.degrees[2], [1, 2])
+
+
+def test_relu_derivative_is_the_indicator(rng):
+    # relu: sigma'(a) = 1[a > 0], read off h = max(a, 0); backward and forward mode agree
+    w = [rng.standard_normal((3, 5)), rng.standard_normal((5, 2))]
+    b = [rng.standard_normal(5), rng.standard_normal(2)]
+    x = rng.standard_normal((40, 3))
+    out, hs = mlp_forward(w, b, x, "relu")
+    a = x @ w[0] + b[0]
+    np.testing.assert_array_equal(hs[1], np.maximum(a, 0.0))
+    assert 0 < np.mean(a > 0) < 1                               # both sides of the kink
+    g = rng.standard_normal((40, 2))
+    gx, gw, gb = mlp_backward(w, hs, g, activation="relu")
+    np.testing.assert_allclose(gx, ((g @ w[1].T) * (a > 0)) @ w[0].T, rtol=1e-14, atol=1e-14)
+    dx = rng.standard_normal((40, 3))
+    np.testing.assert_allclose(np.sum(mlp_jvp(w, hs, dx, "relu") * g), np.sum(gx * dx),
+                               rtol=1e-12)
+    res = check_gradient(lambda v: float(np.sum(g * mlp_forward(w, b, v, "relu")[0])), gx, x)
+    assert res.passed, str(res)
+
+
+def test_bad_activation_is_refused(rng):
+    for bad in ("sigmoid", "TANH", None, 0):
+        with pytest.raises(ValueError, match="activation"):
+            MADE(3, 2, (4,), activation=bad)
+        with pytest.raises(ValueError, match="activation"):
+            mlp_forward([np.ones((2, 1))], [np.zeros(1)], np.ones((1, 2)), bad)
 
 
 def test_dim_one_gives_constant_outputs(rng):

@@ -1,5 +1,10 @@
 """Claims and figures of section 4: autoregressive flows, MADE, MAF and IAF, coupling.
 
+Every flow here runs one pass per direction and returns its pullback
+(``forward_and_vjp``, ``inverse_and_vjp``); the sequential direction of MAF and IAF is
+differentiated by the implicit-function rule with back substitution
+(:mod:`nfref.autoregressive.maf`).
+
 Notes 000, section 4, eq. (10) and section 4.1 (the transformer flow); notes 002 (MAF, IAF).
 The fits to toy densities and the training-step benchmark are in :mod:`.s04_fitting`.
 """
@@ -154,14 +159,40 @@ def _():
     return max(errs)
 
 
-@claim("MAF, IAF, coupling: hand-derived VJPs (both directions) against finite differences",
-       where="000 sec. 4.1; DESIGN contract", bound=1e-6)
+@claim("MAF, IAF, coupling (tanh and relu conditioners): pullbacks of one pass, both "
+       "directions, against finite differences", where="000 sec. 4.1; DESIGN contract",
+       bound=1e-6)
 def _():
+    rng = np.random.default_rng(31)
+    relu = [cls.random(3, rng, hidden_sizes=(8, 8), order="random", activation="relu")
+            for cls in (MAF, IAF)] + [Coupling.random(3, rng, hidden_sizes=(8,), flip=True,
+                                                      activation="relu")]
     errs = []
-    for t in _flows(3, seed=30):
+    for t in _flows(3, seed=30) + relu:
         u = np.random.default_rng(30).standard_normal((6, 3))
         errs += [check_vjp(t, u, "forward").error, check_vjp(t, u, "inverse").error]
-    return max(errs)
+    return max(errs), f"{len(errs) // 2} flows, 3 of them with relu conditioners"
+
+
+@claim("MADE sequential pass: each hidden unit computed once; at the end the activations of "
+       "one pass at the final point", where="002 MAF; Germain et al. 2015 sec. 4", bound=1e-13)
+def _():
+    # MAF sampling: x from its d passes; then one ordinary MADE pass at x must give the same
+    # hidden activations, and the density pass at x must return the u that was sampled.
+    worst, n_units = 0.0, 0
+    for d, hidden in ((2, (64, 64)), (5, (16, 7)), (8, (64, 64))):
+        for order in ORDERS:
+            rng = np.random.default_rng(40 + d)
+            t = MAF.random(d, rng, hidden_sizes=hidden, order=order)
+            u = rng.standard_normal((30, d))
+            net = t.made.masked_weights(t.params)
+            x, _, _, hs = t._sequential_pass(u)
+            _, hs_one = t.made.forward(x, net)
+            worst = max([worst, np.max(np.abs(t.inverse(x)[0] - u))]
+                        + [np.max(np.abs(h - h1)) for h, h1 in zip(hs, hs_one)])
+            n_units += sum(hidden)
+    return worst, (f"max |h_sequential - h_one_pass| and |u' - u| over {n_units} hidden units "
+                   "(9 flows)")
 
 
 @claim("coupling = two-block case: J_AA = I, J_AB = 0, log|det J| = sum over B",

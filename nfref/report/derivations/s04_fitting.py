@@ -1,10 +1,11 @@
-r"""Section 4 in practice: MAF and coupling stacks fitted by maximum likelihood, and the cost
-of one training step.
+r"""Section 4 in practice: MAF and coupling stacks fitted by maximum likelihood (the cost
+of one training step is the ``table`` benchmark of :mod:`nfref.report.bench`).
 
 Maximum likelihood (notes 003) with a standard normal base: the loss is the mean of
 :math:`-\log p_U(u) - \log|\det J_{\phi^{-1}}(x)|` over a mini-batch, :math:`u = \phi^{-1}(x)`;
 for MAF that is one parallel MADE pass per layer (the density direction), and its gradient
-comes from the layers' hand-derived inverse VJPs (:mod:`nfref.autoregressive.maf`).
+comes from the pullbacks those passes return (:mod:`nfref.autoregressive.maf`): one MADE
+pass and one transformer pass per layer, whose activations the pullback reuses.
 
 Score. On held-out data from a density :math:`p` with a closed form,
 :math:`\frac1n\sum -\log q(x_i) - \frac1n\sum -\log p(x_i)` estimates
@@ -12,9 +13,6 @@ Score. On held-out data from a density :math:`p` with a closed form,
 noise of either term alone. The 8-D target is a mixture of four full-covariance Gaussians
 (:class:`MixtureND`), whose density is exact.
 """
-
-import sys
-import time
 
 import numpy as np
 from scipy.special import logsumexp
@@ -24,7 +22,7 @@ from nfref.autoregressive.maf import maf_stack
 from nfref.autoregressive.coupling import coupling_stack
 from nfref.distributions import Flow, StandardNormal
 from nfref.optim import Adam, fit
-from nfref.report.claims import benchmark, claim, figure
+from nfref.report.claims import claim, figure
 from nfref.autoregressive.transformers import BoundedAffine
 
 __all__ = ["MixtureND", "gmm8", "fit_mle", "heldout_gap", "toy_fit"]
@@ -157,7 +155,7 @@ def _():
     return kl, f"at initialization {start:.2f}; 3 IAF layers, 300 Adam steps, 256 samples each"
 
 
-@claim("reverse-KL gradient through an IAF stack (forward VJPs) against finite differences",
+@claim("reverse-KL gradient through an IAF stack (forward pullbacks) against finite differences",
        where="001 reverse KL; 002 IAF", bound=1e-6)
 def _():
     from nfref.autoregressive.maf import IAF
@@ -262,38 +260,3 @@ def gmm8_figure(n_steps=3000, n_layers=5, hidden=(64, 64), n_train=50000, every=
     fig.tight_layout()
     return fig
 
-
-# ---------------------------------------------------------------------- benchmark
-@benchmark("maf_step")
-def maf_step_benchmark(stream=None, dims=(2, 8), n_layers=5, hidden=(64, 64), batch=1024,
-                       repeats=10):
-    """One training step of a MAF stack: density pass, full gradient, Adam update."""
-    stream = stream or sys.stdout
-    print(f"MAF, {n_layers} layers, MADE hidden {hidden}, affine transformer, batch {batch}, "
-          f"median of {repeats} steps (ms)", file=stream)
-    print(f"{'d':>3} {'density':>9} {'step':>8} {'sampling':>9}", file=stream)
-    for d in dims:
-        rng = np.random.default_rng(d)
-        flow = Flow(StandardNormal(d), maf_stack(d, n_layers, hidden, random_state=rng))
-        opt = Adam(1e-4)
-        times = {"density": [], "step": [], "sampling": []}
-        for _ in range(repeats + 1):                        # the first round is a warm-up
-            # a fresh batch each time: no pass reuses activations of an earlier one
-            x, x2, u = rng.standard_normal((3, batch, d))
-            t0 = time.perf_counter()
-            loss, grads = flow.nll_and_grad(x)                  # loss and full gradient
-            opt.step(flow.params, grads)
-            t1 = time.perf_counter()
-            flow.transform.inverse(x2)                          # density pass alone
-            t2 = time.perf_counter()
-            flow.transform.forward(u)                           # sampling: d sequential passes
-            t3 = time.perf_counter()
-            for key, dt in zip(times, (t2 - t1, t1 - t0, t3 - t2)):
-                times[key].append(dt)
-        med = {k: 1e3 * np.median(v[1:]) for k, v in times.items()}
-        assert np.isfinite(loss)
-        print(f"{d:>3} {med['density']:>9.1f} {med['step']:>8.1f} {med['sampling']:>9.1f}",
-              file=stream, flush=True)
-    print("step = loss and its full gradient (Flow.nll_and_grad) + an Adam update; density = "
-          "the inverse pass alone; sampling = the forward pass. Multithreaded BLAS on a busy "
-          "machine can be much slower than OPENBLAS_NUM_THREADS=1.", file=stream)

@@ -1,15 +1,15 @@
-"""The rational-quadratic spline transformer, standalone: values at knots, derivative,
-tails, exact inverse (knots, boundary, tails), a discriminant that never goes negative,
-gradients against finite differences, and property tests (hypothesis)."""
+"""The rational-quadratic spline transformer, standalone: values at knots, exact inverse
+(knots, boundary, tails), a discriminant that never goes negative, the one-pass helpers, and
+property tests (hypothesis). The contract (gradients, identity, tails, validation) is in
+``tests/test_transformers.py``."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nfref.gradcheck import check_gradient
-from nfref.autoregressive.transformers.spline import (RationalQuadraticSpline, _bin, _local, _take,
-                                       rq_discriminant, spline_knots)
+from nfref.autoregressive.transformers.spline import (RationalQuadraticSpline, rq_bin,
+                                                      rq_discriminant, spline_knots)
 
 
 def _special_points(f, xi):
@@ -44,20 +44,6 @@ def test_knots_are_interpolated_with_the_knot_derivatives(rng):
     assert np.all(y_left <= y)
 
 
-def test_derivative_against_finite_differences_and_identity(rng):
-    f = RationalQuadraticSpline(n_bins=5, bound=3.0)
-    t = rng.uniform(-4, 4, (200, 2))
-    xi = rng.standard_normal((200, 2, f.n_params))
-    h = 1e-6
-    fd = (f.forward(t + h, xi)[0] - f.forward(t - h, xi)[0]) / (2 * h)
-    np.testing.assert_allclose(fd, f.derivative(t, xi), rtol=1e-6)
-    y, ld = f.forward(t, f.identity_xi(t.shape))
-    assert np.max(np.abs(y - t)) < 1e-14 and np.max(np.abs(ld)) < 1e-14
-    outside = np.abs(t) > 3
-    y, ld = f.forward(t, xi)
-    assert np.all(y[outside] == t[outside]) and np.all(ld[outside] == 0)
-
-
 def test_inverse_exact_on_knots_boundary_neighbours_and_tails(rng):
     f = RationalQuadraticSpline(n_bins=8, bound=3.0)
     xi = 0.5 * rng.standard_normal((200, 1, f.n_params))
@@ -78,39 +64,17 @@ def test_discriminant_is_never_negative_one_ulp_below_a_knot(rng):
     # b^2 - 4ac may round below 0 there, the sum of squares cannot
     f = RationalQuadraticSpline(n_bins=8, bound=3.0, min_derivative=1e-7)
     xi = 4.0 * rng.standard_normal((20000, 1, f.n_params))
-    xk, yk, delta, _, _ = spline_knots(xi, *f._args())
-    y = np.nextafter(_take(yk, rng.integers(1, 9, (20000, 1))), -np.inf)
-    k = _bin(y, yk)
-    _, _, y0, _, s, d0, d1 = _local(y, k, xk, yk, delta)
-    disc = rq_discriminant(np.maximum(y - y0, 0), np.maximum(_take(yk, k + 1) - y, 0),
-                           s, d0, d1)
+    knots, _ = spline_knots(xi, *f._args())                     # (n, 1, 4, K+1)
+    y = np.nextafter(np.take_along_axis(knots[..., 1, :], rng.integers(1, 9, (20000, 1, 1)),
+                                        axis=-1)[..., 0], -np.inf)
+    k, ends = rq_bin(y, knots, 1)
+    (x0, x1), (y0, y1), (d0, d1) = (np.moveaxis(ends[..., r, :], -1, 0) for r in range(3))
+    s = (y1 - y0) / (x1 - x0)
+    disc = rq_discriminant(np.maximum(y - y0, 0), np.maximum(y1 - y, 0), s, d0, d1)
     assert np.all(disc >= 0)
     t, _ = f.inverse(y, xi)
     assert np.all(np.isfinite(t))
     assert np.max(np.abs(f.forward(t, xi)[0] - y)) < 1e-13
-
-
-def test_gradients_both_directions_against_finite_differences(rng):
-    f = RationalQuadraticSpline(n_bins=4, bound=2.5)
-    t = np.array([[-3.0, -1.7, 0.1], [0.3, 1.9, 2.7], [-0.9, 0.75, 2.2]])   # tails included
-    xi = 0.7 * rng.standard_normal((3, 3, f.n_params))
-    gy, gl = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
-    gt, gxi = f.forward_vjp(t, xi, gy, gl)
-
-    def fwd(p):
-        y, ld = f.forward(p["t"], p["xi"])
-        return float(np.sum(gy * y) + np.sum(gl * ld))
-    res = check_gradient(fwd, {"t": gt, "xi": gxi}, {"t": t, "xi": xi})
-    assert res.passed, str(res)
-    y, _ = f.forward(t, xi)
-    gy2, gxi2 = f.inverse_vjp(y, xi, gy, gl)
-
-    def inv(p):
-        t_, ld = f.inverse(p["y"], p["xi"])
-        return float(np.sum(gy * t_) + np.sum(gl * ld))
-    res = check_gradient(inv, {"y": gy2, "xi": gxi2}, {"y": y, "xi": xi})
-    assert res.passed, str(res)
-    assert np.all(gxi[0, 0] == 0) and np.all(gxi2[0, 0] == 0)     # tail: no xi-gradient
 
 
 def test_refuses_bad_arguments():
@@ -119,15 +83,8 @@ def test_refuses_bad_arguments():
                          ({"min_derivative": 0.0}, "min_derivative")):
         with pytest.raises(ValueError, match=word):
             RationalQuadraticSpline(**kwargs)
-    with pytest.raises(ValueError, match="xi of shape"):
-        RationalQuadraticSpline(3).forward(np.zeros((2, 2)), np.zeros((2, 2, 3)))
-    f = RationalQuadraticSpline(3)
-    xi = f.identity_xi((1, 2))
-    for method in ("forward", "inverse"):
-        with pytest.raises(ValueError, match="finite"):       # the tails passed NaN through
-            getattr(f, method)(np.array([[np.nan, 0.0]]), xi)
-        with pytest.raises(ValueError, match="finite xi"):
-            getattr(f, method)(np.zeros((1, 2)), np.where(np.isfinite(xi), np.inf, 0.0))
+    with pytest.raises(ValueError, match=r"xi of shape \(\.\.\., 8\)"):
+        RationalQuadraticSpline(3).knots(np.zeros((2, 2, 3)))
 
 
 # ---------------------------------------------------------------------- property tests
@@ -164,14 +121,23 @@ def test_property_round_trip_monotone_finite(draw):
     assert np.all(np.exp(ld) > 0)
 
 
-def test_one_pass_inverse_vjp_equals_the_generic_implicit_rule(rng):
-    from nfref.gradcheck import relative_error
-    from nfref.autoregressive.transformers.base import Transformer
-    f = RationalQuadraticSpline(n_bins=8, bound=3.0)
-    y = 2.0 * rng.standard_normal((500, 3))                     # tails included
-    xi = rng.standard_normal((500, 3, f.n_params))
-    gt, gl = rng.standard_normal((500, 3)), rng.standard_normal((500, 3))
-    one = f.inverse_vjp(y, xi, gt, gl)
-    generic = Transformer.inverse_vjp(f, y, xi, gt, gl)
-    assert relative_error(one[0], generic[0], axis=0) < 1e-12
-    assert relative_error(one[1], generic[1], axis=0) < 1e-12
+def test_knots_row_layout_and_the_bin_gather(rng):
+    # rows x_k, y_k, delta_k, raw u^d_k of spline_knots, and rq_bin's ends at k and k + 1
+    f = RationalQuadraticSpline(n_bins=5, bound=2.0)
+    xi = rng.standard_normal((30, 2, f.n_params))
+    knots, probs = spline_knots(xi, *f._args())
+    assert knots.shape == (30, 2, 4, 6) and probs.shape == (30, 2, 2, 5)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-15)
+    widths = np.diff(knots[..., 0, :], axis=-1)
+    np.testing.assert_allclose(widths, 4.0 * (1e-3 + (1 - 5e-3) * probs[..., 0, :]),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(knots[..., 3, 1:5], xi[..., 10:])
+    assert np.all(knots[..., 3, [0, 5]] == 0) and np.all(knots[..., 2, [0, 5]] == 1)
+    t = rng.uniform(-2.5, 2.5, (30, 2))
+    k, ends = rq_bin(t, knots, 0)
+    inside = np.abs(t) <= 2.0
+    lo, hi = ends[..., 0, 0], ends[..., 0, 1]
+    assert np.all((lo[inside] <= t[inside]) & (t[inside] <= hi[inside]))
+    for r in range(4):
+        np.testing.assert_array_equal(
+            ends[..., r, 1], np.take_along_axis(knots[..., r, :], k[..., None] + 1, -1)[..., 0])

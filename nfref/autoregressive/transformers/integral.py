@@ -47,19 +47,25 @@ gradient of the computed value), with
 and :math:`\partial\lambda/\partial\theta = \partial h(t)/\partial\theta`,
 :math:`\partial\lambda/\partial\beta = 0`.
 
-Inverse: :func:`nfref.autoregressive.transformers.quadrature.solve_increasing` (safeguarded Newton) on the computed
+Inverse: :func:`nfref.numerics.solve_monotone` (safeguarded Newton) on the computed
 value, bracketed by :math:`(y-\beta)/g_{\max}` and :math:`(y-\beta)/g_{\min}` (the computed
 integral lies between :math:`g_{\min}t` and :math:`g_{\max}t` since the weights are positive
 and sum to 1), so a round trip is exact to the solver's tolerance; its
 gradient is the implicit-function rule of :mod:`nfref.autoregressive.transformers.base`.
+
+One pass. The first Clenshaw-Curtis node is :math:`\tau_0 = 1`, so the node
+:math:`s_0 = t` gives :math:`\lambda = h(t)` and its :math:`\tanh z_j(t)` with the quadrature,
+in the same evaluation of the network; the pullback reuses :math:`h` and :math:`\tanh` at
+every node.
 """
 
 import numpy as np
 
-from nfref.autoregressive.transformers.quadrature import clenshaw_curtis_unit, solve_increasing
 from nfref.autoregressive.transformers.base import Transformer
+from nfref.autoregressive.transformers.quadrature import clenshaw_curtis_unit
+from nfref.numerics import solve_monotone
 
-__all__ = ["UMNN", "umnn_log_integrand", "umnn_forward", "umnn_forward_vjp"]
+__all__ = ["UMNN", "umnn_log_integrand", "umnn_forward", "umnn_pullback"]
 
 
 def _split(xi, n_hidden):
@@ -81,44 +87,42 @@ def umnn_log_integrand(s, xi, n_hidden):
 
 
 def umnn_forward(t, xi, n_hidden, n_intervals):
-    r"""``(y, logderiv)``: :math:`y = \beta + t\sum_i\omega_i e^{h(t\tau_i)}`,
-    :math:`\lambda = h(t)`. Shapes ``t (n, d)``, ``xi (n, d, 2 + 3H)``."""
+    r"""``(y, logderiv, nodes)``: :math:`y = \beta + t\sum_i\omega_i e^{h(t\tau_i)}`,
+    :math:`\lambda = h(t)` (the node :math:`\tau_0 = 1`). Shapes ``t (n, d)``,
+    ``xi (n, d, 2 + 3H)``; ``nodes = (s, g, th)``: the points :math:`s_i = t\tau_i`
+    ``(n, d, m)``, :math:`g(s_i)` ``(n, d, m)`` and :math:`\tanh z_j(s_i)` ``(n, d, m, H)``,
+    which :func:`umnn_pullback` reuses."""
     tau, omega = clenshaw_curtis_unit(n_intervals)
     s = t[..., None] * tau                                           # (n, d, m)
-    h_nodes, _ = umnn_log_integrand(s, xi, n_hidden)
-    y = xi[..., 0] + t * (np.exp(h_nodes) @ omega)
-    h_t, _ = umnn_log_integrand(t[..., None], xi, n_hidden)
-    return y, h_t[..., 0]
+    h, th = umnn_log_integrand(s, xi, n_hidden)                      # (n,d,m), (n,d,m,H)
+    with np.errstate(over="ignore"):                                 # overflow: refused by the base
+        g = np.exp(h)
+    y = xi[..., 0] + t * (g @ omega)
+    return y, h[..., 0], (s, g, th)
 
 
-def umnn_forward_vjp(t, xi, gy, gld, n_hidden, n_intervals):
-    r"""Gradient of :math:`\sum g_y\zeta + \sum g_\lambda\lambda` (module docstring).
-
-    Returns ``gt (n, d)`` and ``gxi (n, d, 2 + 3H)``.
-    """
-    H = n_hidden
-    _, _, a, _, c = _split(xi, H)
-    tau, omega = clenshaw_curtis_unit(n_intervals)
+def umnn_pullback(t, xi, nodes, gy, gld, n_hidden, n_intervals):
+    r"""Gradient of :math:`\sum g_y\zeta + \sum g_\lambda\lambda` (module docstring) from the
+    pass's ``nodes``: ``gt (n, d)`` and ``gxi (n, d, 2 + 3H)``."""
+    _, _, a, _, c = _split(xi, n_hidden)
+    _, omega = clenshaw_curtis_unit(n_intervals)
+    s, g, th = nodes
     # Quadrature part: d zeta / d theta = t sum_i omega_i g(s_i) dh/dtheta(s_i).
-    s = t[..., None] * tau                                           # (n, d, m)
-    h_nodes, th = umnn_log_integrand(s, xi, H)                       # (n,d,m), (n,d,m,H)
-    wg = (t * gy)[..., None] * omega * np.exp(h_nodes)               # (n, d, m) weights
+    wg = (t * gy)[..., None] * omega * g                             # (n, d, m) weights
     sech2 = 1.0 - th * th                                            # (n, d, m, H)
     gc0 = wg.sum(-1)
     gc = np.einsum("ndm,ndmh->ndh", wg, th)
     gb_q = np.einsum("ndm,ndmh->ndh", wg, sech2) * c                 # (n, d, H)
     ga_q = np.einsum("ndm,ndmh->ndh", wg * s, sech2) * c
-    # Log-derivative part: lambda = h(t).
-    h_t, th_t = umnn_log_integrand(t[..., None], xi, H)
-    th_t = th_t[:, :, 0, :]                                          # (n, d, H)
-    sech2_t = 1.0 - th_t * th_t
-    csech = c * sech2_t                                              # (n, d, H)
-    gl = gld[..., None]
+    # Log-derivative part: lambda = h(t), node 0.
+    th_t = th[:, :, 0, :]                                            # (n, d, H)
+    csech = c * sech2[:, :, 0, :]                                    # (n, d, H)
+    gld_h = gld[..., None]
     gxi = np.concatenate([gy[..., None], (gc0 + gld)[..., None],
-                          ga_q + gl * csech * t[..., None],
-                          gb_q + gl * csech,
-                          gc + gl * th_t], axis=-1)
-    gt = gy * np.exp(h_t[..., 0]) + gld * np.sum(csech * a, axis=-1)
+                          ga_q + gld_h * csech * t[..., None],
+                          gb_q + gld_h * csech,
+                          gc + gld_h * th_t], axis=-1)
+    gt = gy * g[..., 0] + gld * np.sum(csech * a, axis=-1)
     return gt, gxi
 
 
@@ -147,8 +151,6 @@ class UMNN(Transformer):
     (0.5, 0.0)
     """
 
-    numerical_inverse = True
-
     def __init__(self, n_hidden=4, n_intervals=40):
         if int(n_hidden) != n_hidden or n_hidden < 1:
             raise ValueError(f"UMNN: expected an integer n_hidden >= 1, got {n_hidden!r}")
@@ -157,36 +159,31 @@ class UMNN(Transformer):
         self.n_hidden, self.n_intervals = int(n_hidden), int(n_intervals)
         self.n_params = 2 + 3 * self.n_hidden
 
-    def forward(self, t, xi):
-        self.check_xi(t, xi)
-        return umnn_forward(t, xi, self.n_hidden, self.n_intervals)
+    def _forward_and_vjp(self, t, xi):
+        y, ld, nodes = umnn_forward(t, xi, self.n_hidden, self.n_intervals)
 
-    def derivative(self, t, xi):
-        r""":math:`\partial\zeta/\partial t = g(t) = e^{h(t)}`, shape (n, d)."""
-        self.check_xi(t, xi)
-        return np.exp(umnn_log_integrand(t[..., None], xi, self.n_hidden)[0][..., 0])
+        def back(gy, gld):
+            return umnn_pullback(t, xi, nodes, gy, gld, self.n_hidden, self.n_intervals)
+        return y, ld, back
 
-    def inverse(self, y, xi):
-        self.check_xi(y, xi, "y")
-
+    def _solve(self, y, xi):
         flat = xi.reshape(-1, 1, self.n_params)                      # one row per entry
 
         def func(t, idx):
-            v, ld = umnn_forward(t[:, None], flat[idx], self.n_hidden, self.n_intervals)
+            v, ld, _ = umnn_forward(t[:, None], flat[idx], self.n_hidden, self.n_intervals)
             return v[:, 0], np.exp(ld[:, 0])
         # g lies in [g_min, g_max] and the weights are positive and sum to 1, so the
         # computed integral lies between g_min t and g_max t: a bracket for the root.
         _, c0, _, _, c = _split(xi, self.n_hidden)
         spread = np.sum(np.abs(c), axis=-1)                          # (n, d)
         r = y - xi[..., 0]
-        a, b = r * np.exp(-(c0 + spread)), r * np.exp(-(c0 - spread))
-        t = solve_increasing(func, y, np.minimum(a, b), np.maximum(a, b), r * np.exp(-c0),
-                             name="UMNN.inverse")
-        return t, umnn_log_integrand(t[..., None], xi, self.n_hidden)[0][..., 0]
-
-    def forward_vjp(self, t, xi, gy, gld):
-        self.check_xi(t, xi)
-        return umnn_forward_vjp(t, xi, gy, gld, self.n_hidden, self.n_intervals)
+        with np.errstate(over="ignore", invalid="ignore"):
+            a, b, guess = r * np.exp(-(c0 + spread)), r * np.exp(-(c0 - spread)), r * np.exp(-c0)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        # where g_min or g_max under- or overflows, [-1, 1], which the solver widens
+        bad = ~(np.isfinite(lo) & np.isfinite(hi) & np.isfinite(guess))
+        lo, hi, guess = np.where(bad, -1.0, lo), np.where(bad, 1.0, hi), np.where(bad, 0.0, guess)
+        return solve_monotone(func, y, lo, hi, guess, name="UMNN.inverse").x
 
     def __repr__(self):
         return f"UMNN(n_hidden={self.n_hidden}, n_intervals={self.n_intervals})"

@@ -10,9 +10,11 @@ Wehenkel and Louppe (2019) use UMNN in a MAF. With :math:`s = \zeta^{-1}(t)` and
     \tilde\zeta(t) = s, \qquad \log\tilde\zeta'(t) = -\lambda(s), \qquad
     \tilde\zeta^{-1}(y) = \zeta(y), \quad \text{log-derivative } -\lambda(y).
 
-Gradients are those of the wrapped transformer with the sign of the log-derivative's
-upstream gradient flipped: ``forward_vjp(t, xi, gy, gld) = inner.inverse_vjp(t, xi, gy, -gld)``
-and ``inverse_vjp(y, xi, gt, gld) = inner.forward_vjp(y, xi, gt, -gld)``.
+Each pass is the wrapped transformer's pass in the other direction with the log-derivative
+negated, and its pullback is the wrapped pullback with the sign of the log-derivative's
+cotangent flipped: the forward pass is ``inner._inverse_and_vjp(t, xi)`` with
+``back(gy, gld) = inner_back(gy, -gld)``, and the inverse pass is
+``inner._forward_and_vjp(y, xi)`` with ``back(gt, gld) = inner_back(gt, -gld)``.
 """
 
 from nfref.autoregressive.transformers.base import Transformer
@@ -34,23 +36,29 @@ class Inverted(Transformer):
             raise ValueError(f"Inverted: expected a Transformer, got {type(inner).__name__}")
         self.inner = inner
         self.n_params = inner.n_params
-        # here the solver (if any) is in forward, not inverse; the flag is kept because it
-        # says what matters to callers: round trips are exact only to the solver's tolerance
-        self.numerical_inverse = inner.numerical_inverse
 
-    def forward(self, t, xi):
-        s, lam = self.inner.inverse(t, xi)
-        return s, -lam
+    @property
+    def numerical_inverse(self):
+        """The wrapped transformer's: here the solver (if any) is in ``forward``, not
+        ``inverse``, but what callers need to know is the same, that round trips are exact
+        only to the solver's tolerance."""
+        return self.inner.numerical_inverse
 
-    def inverse(self, y, xi):
-        t, lam = self.inner.forward(y, xi)
-        return t, -lam
+    def _forward_and_vjp(self, t, xi):
+        s, logderiv, back = self.inner._inverse_and_vjp(t, xi)
+        return s, -logderiv, lambda gy, gld: back(gy, -gld)
 
-    def forward_vjp(self, t, xi, gy, gld):
-        return self.inner.inverse_vjp(t, xi, gy, -gld)
+    def _inverse_and_vjp(self, y, xi):
+        t, logderiv, back = self.inner._forward_and_vjp(y, xi)
+        return t, -logderiv, lambda gt, gld: back(gt, -gld)
 
-    def inverse_vjp(self, y, xi, gt, gld):
-        return self.inner.forward_vjp(y, xi, gt, -gld)
+    def _forward(self, t, xi):
+        s, logderiv = self.inner._inverse(t, xi)
+        return s, -logderiv
+
+    def _inverse(self, y, xi):
+        t, logderiv = self.inner._forward(y, xi)
+        return t, -logderiv
 
     def identity_xi(self, shape):
         return self.inner.identity_xi(shape)

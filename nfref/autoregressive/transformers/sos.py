@@ -32,17 +32,18 @@ Gradients (:math:`M` symmetric, :math:`p_k' = \sum_r r a_{kr}\tau^{r-1}`,
     \frac{\partial\zeta}{\partial a_{kr}} = 2\sigma\sum_q M_{rq}\,a_{kq},\qquad
     \frac{\partial\lambda}{\partial a_{kr}} = \frac{2\,p_k\,\tau^r}{g}.
 
-Inverse: :func:`nfref.autoregressive.transformers.quadrature.solve_increasing` (automatic bracket, safeguarded Newton
+Inverse: :func:`nfref.numerics.solve_monotone` (automatic bracket, safeguarded Newton
 with the exact derivative); its gradient is the implicit-function rule of
-:mod:`nfref.autoregressive.transformers.base`.
+:mod:`nfref.autoregressive.transformers.base`. A pass keeps :math:`a`, the powers of
+:math:`\tau`, :math:`p_k`, :math:`M` and :math:`g` for its pullback.
 """
 
 import numpy as np
 
-from nfref.autoregressive.transformers.quadrature import solve_increasing
 from nfref.autoregressive.transformers.base import Transformer
+from nfref.numerics import solve_monotone
 
-__all__ = ["SumOfSquares", "sos_forward", "sos_forward_vjp"]
+__all__ = ["SumOfSquares", "sos_forward", "sos_pullback"]
 
 
 def _powers(tau, n):
@@ -71,27 +72,27 @@ def _moment_matrix(pw, degree):
 
 
 def sos_forward(t, xi, n_squares, degree, scale, floor):
-    r"""``(y, logderiv)`` of the sum-of-squares transformer (closed form, module docstring)."""
+    r"""``(y, logderiv, pieces)`` of the sum-of-squares transformer (closed form, module
+    docstring); ``pieces = (a, pw, p, M, g)`` for :func:`sos_pullback`."""
     a, pw, p = _pieces(t, xi, n_squares, degree, scale)
     M = _moment_matrix(pw, degree)                                    # (n, d, R+1, R+1)
     y = xi[..., 0] + floor * t + scale * np.einsum("ndkr,ndrq,ndkq->nd", a, M, a)
-    g = floor + np.sum(p * p, axis=-1)
-    return y, np.log(g)
-
-
-def sos_forward_vjp(t, xi, gy, gld, n_squares, degree, scale, floor):
-    """Gradient of ``sum(gy*y) + sum(gld*logderiv)``: ``gt (n, d)``, ``gxi (n, d, k)``."""
-    R1 = degree + 1
-    a, pw, p = _pieces(t, xi, n_squares, degree, scale)
-    M = _moment_matrix(pw, degree)
     g = floor + np.sum(p * p, axis=-1)                                # (n, d)
+    return y, np.log(g), (a, pw, p, M, g)
+
+
+def sos_pullback(pieces, gy, gld, degree, scale):
+    """Gradient of ``sum(gy*y) + sum(gld*logderiv)`` from the pass's ``pieces``:
+    ``gt (n, d)``, ``gxi (n, d, k)``."""
+    a, pw, p, M, g = pieces
+    R1 = degree + 1
     r = np.arange(R1)
     # p_k'(tau) = sum_r r a_kr tau^(r-1)
     dp = np.einsum("ndkr,ndr->ndk", a[..., 1:] * r[1:], pw[..., :R1 - 1])
-    gl_g = gld / g                                                    # (n, d)
-    gt = gy * g + gl_g * (2.0 / scale) * np.sum(p * dp, axis=-1)
+    gld_g = gld / g                                                   # (n, d)
+    gt = gy * g + gld_g * (2.0 / scale) * np.sum(p * dp, axis=-1)
     ga = (2.0 * scale * gy)[..., None, None] * np.einsum("ndrq,ndkq->ndkr", M, a) \
-        + (2.0 * gl_g)[..., None, None] * p[..., None] * pw[:, :, None, :R1]
+        + (2.0 * gld_g)[..., None, None] * p[..., None] * pw[:, :, None, :R1]
     gxi = np.concatenate([gy[..., None], ga.reshape(ga.shape[:2] + (-1,))], axis=-1)
     return gt, gxi
 
@@ -125,7 +126,6 @@ class SumOfSquares(Transformer):
     9.003
     """
 
-    numerical_inverse = True
 
     def __init__(self, n_squares=2, degree=2, scale=4.0, floor=1e-3):
         for name, v, lo in (("n_squares", n_squares, 1), ("degree", degree, 0)):
@@ -143,28 +143,20 @@ class SumOfSquares(Transformer):
     def _args(self):
         return self.n_squares, self.degree, self.scale, self.floor
 
-    def forward(self, t, xi):
-        self.check_xi(t, xi)
-        return sos_forward(t, xi, *self._args())
+    def _forward_and_vjp(self, t, xi):
+        y, ld, pieces = sos_forward(t, xi, *self._args())
 
-    def derivative(self, t, xi):
-        r""":math:`\partial\zeta/\partial t = g(t)`, shape (n, d)."""
-        return np.exp(self.forward(t, xi)[1])
+        def back(gy, gld):
+            return sos_pullback(pieces, gy, gld, self.degree, self.scale)
+        return y, ld, back
 
-    def inverse(self, y, xi):
-        self.check_xi(y, xi, "y")
-
+    def _solve(self, y, xi):
         flat = xi.reshape(-1, 1, self.n_params)                      # one row per entry
 
         def func(t, idx):
-            v, ld = sos_forward(t[:, None], flat[idx], *self._args())
+            v, ld, _ = sos_forward(t[:, None], flat[idx], *self._args())
             return v[:, 0], np.exp(ld[:, 0])
-        t = solve_increasing(func, y, name="SumOfSquares.inverse")
-        return t, sos_forward(t, xi, *self._args())[1]
-
-    def forward_vjp(self, t, xi, gy, gld):
-        self.check_xi(t, xi)
-        return sos_forward_vjp(t, xi, gy, gld, *self._args())
+        return solve_monotone(func, y, name="SumOfSquares.inverse").x
 
     def identity_xi(self, shape):
         xi = np.zeros(tuple(shape) + (self.n_params,))

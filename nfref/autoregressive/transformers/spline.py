@@ -75,92 +75,132 @@ the same for heights. Through the softmax,
 :math:`\partial\delta_j/\partial u^d_j = \operatorname{sigmoid}(u^d_j)`. Outside
 :math:`[-B, B]`, :math:`y = x`, :math:`\lambda = 0`, and only :math:`\partial_x y = 1`.
 The inverse's gradient is the implicit-function rule of :mod:`nfref.autoregressive.transformers.base`
-(exact here, since the inverse is exact), evaluated in one pass by ``rq_vjp(..., inverse=True)``.
+(exact here, since the inverse is exact) in one pass: with upstream :math:`g_x, g_\lambda` at
+:math:`x = \zeta^{-1}(y)`, :math:`\sigma = (g_x + g_\lambda\partial_x\lambda)/\zeta'(x)` is
+:math:`\nabla_y`, and :math:`\nabla_\xi` is the forward rule above with upstream
+:math:`(-\sigma, g_\lambda)`.
+
+One pass per direction. :func:`spline_knots` computes the knots (softmax, cumulative sum,
+softplus) once per pass, :func:`rq_bin` finds the bin and gathers its two ends of every knot
+array in one indexing step, :func:`rq_forward` or :func:`rq_inverse` evaluates the map, and
+:func:`rq_pullback` reuses all of it (knots, bin, bin coordinate, :math:`D`, :math:`M`) for
+the gradient: nothing of the pass is computed again.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from nfref.autoregressive.transformers.base import Transformer
+from nfref.numerics import sigmoid, softmax, softplus
 
-__all__ = ["RationalQuadraticSpline", "spline_knots", "rq_forward", "rq_inverse",
-           "rq_discriminant", "rq_vjp"]
-
-
-def _softmax(u):
-    e = np.exp(u - u.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _sigmoid(u):
-    return np.exp(-np.logaddexp(0.0, -u))
-
-
-def _knots(p, bound, minimum):
-    """Bin sizes ``2B(m + (1 - K m) p)`` and their knots from ``-B`` to ``B`` (exact ends)."""
-    K = p.shape[-1]
-    sizes = 2.0 * bound * (minimum + (1.0 - K * minimum) * p)          # (n, d, K)
-    knots = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(sizes, -1)], -1) - bound
-    knots[..., 0], knots[..., -1] = -bound, bound
-    return knots                                                        # (n, d, K+1)
+__all__ = ["RationalQuadraticSpline", "spline_knots", "rq_bin", "rq_forward", "rq_inverse",
+           "rq_discriminant", "rq_pullback", "RQBins"]
 
 
 def spline_knots(xi, n_bins, bound, min_width, min_height, min_derivative):
-    """Knots ``xk, yk (n, d, K+1)``, knot derivatives ``delta (n, d, K+1)`` and the
-    softmax probabilities ``pw, ph (n, d, K)`` from unconstrained ``xi (n, d, 3K-1)``."""
+    r"""Knots of the spline from unconstrained ``xi (n, d, 3K-1)`` (module docstring).
+
+    Returns
+    -------
+    knots : ndarray, shape (n, d, 4, K+1)
+        Rows :math:`x_k`, :math:`y_k` (from :math:`-B` to :math:`B`, ends set exactly),
+        :math:`\delta_k` (with :math:`\delta_0 = \delta_K = 1`) and the raw :math:`u^d_k`
+        (0 at the two ends, which have none), so that one gather gives a bin all it needs.
+    probs : ndarray, shape (n, d, 2, K)
+        The softmax probabilities of the widths and of the heights (for the pullback).
+    """
     K = n_bins
-    pw, ph = _softmax(xi[..., :K]), _softmax(xi[..., K:2 * K])
-    ud = xi[..., 2 * K:]
-    ones = np.ones(xi.shape[:-1] + (1,))
-    delta = np.concatenate([ones, min_derivative + np.logaddexp(0.0, ud), ones], -1)
-    return (_knots(pw, bound, min_width), _knots(ph, bound, min_height), delta, pw, ph)
+    lead = xi.shape[:-1]
+    probs = softmax(xi[..., :2 * K].reshape(lead + (2, K)))               # (n, d, 2, K)
+    minimum = np.array([[min_width], [min_height]])                       # (2, 1)
+    knots = np.empty(lead + (4, K + 1))
+    sizes = knots[..., :2, 1:]                                            # (n, d, 2, K) view
+    np.multiply(probs, 2.0 * bound * (1.0 - K * minimum), out=sizes)
+    sizes += 2.0 * bound * minimum
+    np.cumsum(sizes, axis=-1, out=sizes)
+    sizes -= bound
+    knots[..., :2, 0], knots[..., :2, -1] = -bound, bound
+    ud = xi[..., 2 * K:]                                                  # (n, d, K-1)
+    knots[..., 2, 1:K] = softplus(ud)
+    knots[..., 2, 1:K] += min_derivative
+    knots[..., 2, 0] = knots[..., 2, -1] = 1.0
+    knots[..., 3, 1:K] = ud
+    knots[..., 3, 0] = knots[..., 3, -1] = 0.0
+    return knots, probs
 
 
-def _take(a, k):
-    """``a[..., k]`` for a per-element bin index ``k (n, d)``."""
-    return np.take_along_axis(a, k[..., None], axis=-1)[..., 0]
+def _bin(v, edges):
+    """Index ``k`` of the bin ``[edges_k, edges_{k+1}]`` holding ``v`` (0..K-1; 0 below,
+    K-1 above)."""
+    return np.count_nonzero(v[..., None] >= edges[..., 1:-1], axis=-1)
 
 
-def _bin(v, knots):
-    """Index ``k`` of the bin ``[knots_k, knots_{k+1}]`` holding ``v`` (0..K-1)."""
-    return np.sum(v[..., None] >= knots[..., 1:-1], axis=-1)
+def rq_bin(v, knots, row):
+    """Bin ``k (n, d)`` of ``v`` among ``knots[..., row, :]`` (0: by ``x``, 1: by ``y``) and
+    the two ends of that bin in every row, in one gather: ``ends (n, d, 4, 2)``,
+    ``ends[..., r, 0]`` the row-``r`` knot at ``k`` and ``ends[..., r, 1]`` the one at
+    ``k + 1``."""
+    k = _bin(v, knots[..., row, :])                                       # (n, d)
+    pair = (k[..., None] + np.arange(2))[..., None, :]                    # (n, d, 1, 2)
+    return k, np.take_along_axis(knots, pair, axis=-1)                    # (n, d, 4, 2)
 
 
-def _local(v, k, xk, yk, delta):
-    """Bin quantities for bin ``k``: ``x_k, w, y_k, h, s, d0, d1`` (each (n, d))."""
-    x0, w = _take(xk, k), _take(xk, k + 1) - _take(xk, k)
-    y0, h = _take(yk, k), _take(yk, k + 1) - _take(yk, k)
-    return x0, w, y0, h, h / w, _take(delta, k), _take(delta, k + 1)
+class RQBins(NamedTuple):
+    """What a pass keeps for its pullback, each (n, d): ``inside`` :math:`[-B, B]`, bin
+    ``k``, bin coordinate ``u`` (:math:`\\xi` of the module docstring), ``w, h, s``,
+    ``d0, d1`` (:math:`\\delta_k, \\delta_{k+1}`), ``q, D, M``, and ``logderiv``."""
+
+    inside: np.ndarray
+    k: np.ndarray
+    u: np.ndarray
+    w: np.ndarray
+    h: np.ndarray
+    s: np.ndarray
+    d0: np.ndarray
+    d1: np.ndarray
+    q: np.ndarray
+    D: np.ndarray
+    M: np.ndarray
+    logderiv: np.ndarray
 
 
-def _rq(xi_, s, d0, d1):
-    """``R, M, D, P, q`` of the module docstring at ``xi_ in [0, 1]``."""
-    q = xi_ * (1.0 - xi_)
-    P = s * xi_ * xi_ + d0 * q
+def _bins(inside, k, u, ends):
+    """:class:`RQBins` at bin coordinate ``u``: ``q, D, M`` and ``logderiv``
+    :math:`= 2\\log(s/D) + \\log M` inside, 0 on the tails."""
+    x0, y0, d0 = ends[..., 0, 0], ends[..., 1, 0], ends[..., 2, 0]
+    w, h, d1 = ends[..., 0, 1] - x0, ends[..., 1, 1] - y0, ends[..., 2, 1]
+    s = h / w
+    q = u * (1.0 - u)
     D = s + (d0 + d1 - 2.0 * s) * q
-    M = d1 * xi_ * xi_ + 2.0 * s * q + d0 * (1.0 - xi_) ** 2
-    return P / D, M, D, P, q
+    M = d1 * u * u + 2.0 * s * q + d0 * (1.0 - u) ** 2
+    ld = np.where(inside, 2.0 * np.log(s / D) + np.log(M), 0.0)
+    return RQBins(inside, k, u, w, h, s, d0, d1, q, D, M, ld)
 
 
-def rq_forward(x, xk, yk, delta):
-    r"""``(y, logderiv)`` of the spline with identity tails; knots from :func:`spline_knots`.
+def rq_forward(x, knots):
+    r"""``(y, logderiv, bins, ends)`` of the spline with identity tails at ``x (n, d)``;
+    ``knots`` from :func:`spline_knots`, ``bins`` (:class:`RQBins`) and ``ends`` (from
+    :func:`rq_bin`) for :func:`rq_pullback`.
 
     Near the right end of a bin the value is taken from the right knot,
     :math:`y = y_{k+1} - h_k(1-R)` with :math:`1 - R = (1-\xi)(s(1-\xi) + \delta_{k+1}\xi)/D`
     (the same rational function), so that rounding cannot lift it above :math:`y_{k+1}`
     and the map stays monotone across knots in floating point.
     """
-    B = xk[..., -1]
+    B = knots[..., 0, -1]
     inside = (x >= -B) & (x <= B)
-    k = _bin(x, xk)
-    x0, w, y0, h, s, d0, d1 = _local(x, k, xk, yk, delta)
-    xi_ = np.clip((x - x0) / w, 0.0, 1.0)
-    xr = np.clip((_take(xk, k + 1) - x) / w, 0.0, 1.0)                 # 1 - xi, directly
-    _, M, D, _, _ = _rq(xi_, s, d0, d1)
-    left = y0 + h * xi_ * (s * xi_ + d0 * xr) / D
-    right = _take(yk, k + 1) - h * xr * (s * xr + d1 * xi_) / D
-    y = np.where(inside, np.where(xi_ <= 0.5, left, right), x)
-    ld = np.where(inside, 2.0 * np.log(s) + np.log(M) - 2.0 * np.log(D), 0.0)
-    return y, ld
+    k, ends = rq_bin(x, knots, 0)
+    x0, x1 = ends[..., 0, 0], ends[..., 0, 1]
+    w = x1 - x0
+    u = np.clip((x - x0) / w, 0.0, 1.0)                                   # (n, d)
+    ur = np.clip((x1 - x) / w, 0.0, 1.0)                                  # 1 - u, directly
+    bins = _bins(inside, k, u, ends)
+    h, s, D = bins.h, bins.s, bins.D
+    left = ends[..., 1, 0] + h * u * (s * u + bins.d0 * ur) / D
+    right = ends[..., 1, 1] - h * ur * (s * ur + bins.d1 * u) / D
+    y = np.where(inside, np.where(u <= 0.5, left, right), x)
+    return y, bins.logderiv, bins, ends
 
 
 def rq_discriminant(e0, e1, s, d0, d1):
@@ -170,80 +210,101 @@ def rq_discriminant(e0, e1, s, d0, d1):
     return (d0 * e1 - d1 * e0) ** 2 + 4.0 * s * s * e0 * e1
 
 
-def rq_inverse(y, xk, yk, delta):
-    """``(x, logderiv)`` with ``logderiv = log dy/dx`` at ``x``: the stable root (docstring)."""
-    B = yk[..., -1]
+def rq_inverse(y, knots):
+    """``(x, logderiv, bins, ends)``: the stable root of the module docstring at ``y (n, d)``,
+    with ``logderiv = log dy/dx`` at ``x`` (the forward sign), and ``bins, ends`` for
+    :func:`rq_pullback`."""
+    B = knots[..., 1, -1]
     inside = (y >= -B) & (y <= B)
-    k = _bin(y, yk)
-    x0, w, y0, h, s, d0, d1 = _local(y, k, xk, yk, delta)
-    e0 = np.maximum(y - y0, 0.0)                                        # (n, d)
-    e1 = np.maximum(_take(yk, k + 1) - y, 0.0)
+    k, ends = rq_bin(y, knots, 1)
+    x0, w = ends[..., 0, 0], ends[..., 0, 1] - ends[..., 0, 0]
+    y0, y1 = ends[..., 1, 0], ends[..., 1, 1]
+    d0, d1 = ends[..., 2, 0], ends[..., 2, 1]
+    h = y1 - y0
+    s = h / w
+    yc = np.clip(y, -B, B)                                                # tails: unused
+    e0 = np.maximum(yc - y0, 0.0)                                         # (n, d)
+    e1 = np.maximum(y1 - yc, 0.0)
     b = h * d0 - e0 * (d0 + d1 - 2.0 * s)
     root = np.sqrt(rq_discriminant(e0, e1, s, d0, d1))
     pos = b >= 0
     # each branch divides by a positive number on its own side; the other side is unused
-    xi_ = np.where(pos, 2.0 * s * e0 / np.where(pos, b + root, 1.0),
-                   (root - b) / np.where(pos, 1.0, 2.0 * (h * s - b)))
-    xi_ = np.clip(xi_, 0.0, 1.0)
-    _, M, D, _, _ = _rq(xi_, s, d0, d1)
-    x = np.where(inside, x0 + xi_ * w, y)
-    ld = np.where(inside, 2.0 * np.log(s) + np.log(M) - 2.0 * np.log(D), 0.0)
-    return x, ld
+    u = np.where(pos, 2.0 * s * e0 / np.where(pos, b + root, 1.0),
+                 (root - b) / np.where(pos, 1.0, 2.0 * (h * s - b)))
+    u = np.clip(u, 0.0, 1.0)
+    bins = _bins(inside, k, u, ends)
+    return np.where(inside, x0 + u * w, y), bins.logderiv, bins, ends
 
 
-def _softmax_vjp(g, p, bound, minimum):
-    K = p.shape[-1]
-    return 2.0 * bound * (1.0 - K * minimum) * p * (g - np.sum(p * g, -1, keepdims=True))
+def rq_pullback(bins, ends, probs, g_out, gld, n_bins, bound, min_width, min_height,
+                min_derivative, inverse=False):
+    r"""The gradient of a pass from what it kept (module docstring): ``(g_in (n, d),
+    gxi (n, d, 3K-1))``.
 
+    ``bins`` and ``ends`` are the pass's (:class:`RQBins`, and the bin's ends from
+    :func:`rq_bin`), ``probs`` from :func:`spline_knots`. Forward (``inverse=False``):
+    ``g_out`` is :math:`g_y`, the result the gradient of ``sum(gy*y) + sum(gld*logderiv)``
+    w.r.t. ``x`` and ``xi``. Inverse: ``bins`` come from :func:`rq_inverse`, ``g_out`` is
+    :math:`g_x` and the result the gradient of ``sum(gx*x) + sum(gld*logderiv)`` w.r.t.
+    ``y`` and ``xi``: the implicit rule :math:`\sigma = (g_x + g_\lambda\partial_x\lambda)/y'`,
+    :math:`\nabla_y = \sigma`, and the forward rule with upstream :math:`(-\sigma, g_\lambda)`
+    for :math:`\nabla_\xi`.
 
-def rq_vjp(x, xi, gy, gld, n_bins, bound, min_width, min_height, min_derivative,
-           inverse=False):
-    r"""Gradient of ``sum(gy*y) + sum(gld*logderiv)``: ``gx (n, d)``, ``gxi (n, d, 3K-1)``.
-
-    With ``inverse=True``, ``x`` is the inverse's output at some ``y``, ``gy`` is the upstream
-    gradient of ``x`` and the result is the inverse direction's ``(gy, gxi)``: the implicit
-    rule of :mod:`nfref.autoregressive.transformers.base`, :math:`s = (g_x + g_\lambda\partial_x\lambda)/y'`,
-    :math:`\nabla_y = s`, :math:`\nabla_\xi = g_\lambda\partial_\xi\lambda - s\,\partial_\xi y`,
-    in one pass (the forward rule below with upstream :math:`(-s, g_\lambda)`).
+    Through the softmax, with :math:`g_j = G_{x_k}` for :math:`j < k`, :math:`G_{w_k}` for
+    :math:`j = k` and 0 above, :math:`S = \sum_j p_j g_j = G_{x_k} P_{<k} + G_{w_k} p_k`
+    where :math:`P_{<k} = \sum_{j<k} p_j = (x_k + B - 2Bm_w k)/(2B(1 - Km_w))` is read off
+    the knot; :math:`g_{u^w_j} = 2B(1-Km_w)\,p_j(g_j - S)` is then written in place, entry
+    by entry, with no array of :math:`K` entries per element besides the result.
     """
     K = n_bins
-    xk, yk, delta, pw, ph = spline_knots(xi, K, bound, min_width, min_height, min_derivative)
-    inside = (x >= -bound) & (x <= bound)
-    k = _bin(x, xk)
-    x0, w, y0, h, s, d0, d1 = _local(x, k, xk, yk, delta)
-    t = np.clip((x - x0) / w, 0.0, 1.0)                                 # xi in the docstring
-    R, M, D, P, q = _rq(t, s, d0, d1)
+    inside, k, t, w, h, s, d0, d1, q, D, M, _ = bins
     D2 = D * D
+    P = s * t * t + d0 * q
+    dd = d0 + d1 - 2.0 * s
     # partials of R and lambda in (xi, s, d0, d1)
     R_t, R_s = s * M / D2, (t * t * D - P * (1.0 - 2.0 * q)) / D2
     R_d0, R_d1 = q * (D - P) / D2, -q * P / D2
     M_t = 2.0 * d1 * t + 2.0 * s * (1.0 - 2.0 * t) - 2.0 * d0 * (1.0 - t)
-    l_t = M_t / M - 2.0 * (d0 + d1 - 2.0 * s) * (1.0 - 2.0 * t) / D
+    l_t = M_t / M - 2.0 * dd * (1.0 - 2.0 * t) / D
     l_s = 2.0 / s + 2.0 * q / M - 2.0 * (1.0 - 2.0 * q) / D
     l_d0, l_d1 = (1.0 - t) ** 2 / M - 2.0 * q / D, t * t / M - 2.0 * q / D
-    if inverse:                                  # s = (g_x + g_l dlambda/dx) / (dy/dx)
-        s_in = np.where(inside, (gy + gld * l_t / w) / (s * R_t), gy)
-        gy = -s_in
+    if inverse:                                  # sigma = (g_x + g_l dlambda/dx) / (dy/dx)
+        g_in = np.where(inside, (g_out + gld * l_t / w) / (s * R_t), g_out)
+        gy = -g_in
+    else:
+        gy = g_out
     # combine the two upstream gradients: G_f = gy * dy/df + gld * dlambda/df
-    G_t = gy * h * R_t + gld * l_t                                      # w.r.t. xi (bin coord)
-    G_x = np.where(inside, G_t / w, gy)
-    G_w = -(t * G_t + s * (gy * h * R_s + gld * l_s)) / w
-    G_x0 = -G_t / w
-    G_h = gy * (R + s * R_s) + gld * l_s / w
-    G_y0 = gy
-    G_d0, G_d1 = gy * h * R_d0 + gld * l_d0, gy * h * R_d1 + gld * l_d1
-    zero = np.where(inside, 1.0, 0.0)                                   # no xi-gradient outside
+    G_t = gy * h * R_t + gld * l_t                                        # w.r.t. xi (bin coord)
+    if not inverse:
+        g_in = np.where(inside, G_t / w, gy)
+    zero = inside.astype(float)                                           # no xi-gradient outside
+    G_t, gy, gld = G_t * zero, gy * zero, gld * zero
+    G_k = np.stack([-(t * G_t + s * (gy * h * R_s + gld * l_s)) / w,     # w_k, h_k: (n, d, 2)
+                    gy * (P / D + s * R_s) + gld * l_s / w], axis=-1)
+    G_below = np.stack([-G_t / w, gy], axis=-1)                           # x_k, y_k: (n, d, 2)
+    # softmax: S = G_below P_{<k} + G_k p_k
+    scale = 2.0 * bound * (1.0 - K * np.array([min_width, min_height]))  # (2,)
+    p_below = (ends[..., :2, 0] + bound
+               - 2.0 * bound * np.array([min_width, min_height]) * k[..., None]) / scale
+    p_k = np.take_along_axis(probs, k[..., None, None], axis=-1)[..., 0]  # (n, d, 2)
+    S = G_below * p_below + G_k * p_k
+    gxi = np.empty(k.shape + (3 * K - 1,))
+    g_u = gxi[..., :2 * K].reshape(k.shape + (2, K))                     # a view of gxi
     j = np.arange(K)
-    onehot, below = (j == k[..., None]) * zero[..., None], (j < k[..., None]) * zero[..., None]
-    g_w = onehot * G_w[..., None] + below * G_x0[..., None]             # (n, d, K)
-    g_h = onehot * G_h[..., None] + below * G_y0[..., None]
-    jd = np.arange(K + 1)
-    g_delta = ((jd == k[..., None]) * G_d0[..., None]
-               + (jd == k[..., None] + 1) * G_d1[..., None]) * zero[..., None]
-    g_ud = g_delta[..., 1:K] * _sigmoid(xi[..., 2 * K:])
-    gxi = np.concatenate([_softmax_vjp(g_w, pw, bound, min_width),
-                          _softmax_vjp(g_h, ph, bound, min_height), g_ud], axis=-1)
-    return (s_in if inverse else G_x), gxi
+    below, at = j < k[..., None], j == k[..., None]                       # (n, d, K) masks
+    np.copyto(g_u, -S[..., None])
+    np.copyto(g_u, (G_below - S)[..., None], where=below[..., None, :])
+    np.copyto(g_u, (G_k - S)[..., None], where=at[..., None, :])
+    g_u *= probs
+    g_u *= scale[:, None]
+    # delta_j for j = 1..K-1 is delta_k (j = k) or delta_{k+1} (j = k + 1), and
+    # d delta_j / d u^d_j = sigmoid(u^d_j)
+    sig = sigmoid(ends[..., 3, :])                                        # (n, d, 2)
+    g_ud = gxi[..., 2 * K:]                                               # (n, d, K-1) view
+    g_ud[...] = 0.0
+    np.copyto(g_ud, ((gy * h * R_d0 + gld * l_d0) * sig[..., 0])[..., None], where=at[..., 1:])
+    np.copyto(g_ud, ((gy * h * R_d1 + gld * l_d1) * sig[..., 1])[..., None], where=at[..., :-1])
+    return g_in, gxi
 
 
 class RationalQuadraticSpline(Transformer):
@@ -298,31 +359,28 @@ class RationalQuadraticSpline(Transformer):
     def knots(self, xi):
         """``(xk, yk, delta)``, each ``xi.shape[:-1] + (K + 1,)``: knots and knot derivatives."""
         xi = np.asarray(xi, dtype=np.float64)
-        flat = xi.reshape((-1, 1, self.n_params))
-        out = spline_knots(flat, *self._args())[:3]
-        return tuple(a.reshape(xi.shape[:-1] + (self.n_bins + 1,)) for a in out)
+        if xi.ndim < 1 or xi.shape[-1] != self.n_params:
+            raise ValueError(f"RationalQuadraticSpline.knots: expected xi of shape "
+                             f"(..., {self.n_params}), got {xi.shape}")
+        knots, _ = spline_knots(xi, *self._args())
+        return knots[..., 0, :], knots[..., 1, :], knots[..., 2, :]
 
-    def forward(self, t, xi):
-        self.check_xi(t, xi)
-        return rq_forward(t, *spline_knots(xi, *self._args())[:3])
+    def _forward_and_vjp(self, t, xi):
+        knots, probs = spline_knots(xi, *self._args())
+        y, ld, bins, ends = rq_forward(t, knots)
 
-    def derivative(self, t, xi):
-        """``d zeta / dt`` at ``t``, shape (n, d)."""
-        return np.exp(self.forward(t, xi)[1])
+        def back(gy, gld):
+            return rq_pullback(bins, ends, probs, gy, gld, *self._args())
+        return y, ld, back
 
-    def inverse(self, y, xi):
-        self.check_xi(y, xi, "y")
-        return rq_inverse(y, *spline_knots(xi, *self._args())[:3])
+    def _inverse_and_vjp(self, y, xi):
+        """The exact inverse and, in one pass, the implicit rule of the base class."""
+        knots, probs = spline_knots(xi, *self._args())
+        t, ld, bins, ends = rq_inverse(y, knots)
 
-    def forward_vjp(self, t, xi, gy, gld):
-        self.check_xi(t, xi)
-        return rq_vjp(t, xi, gy, gld, *self._args())
-
-    def inverse_vjp(self, y, xi, gt, gld):
-        """The implicit rule of the base class in one pass at the exact inverse."""
-        self.check_xi(y, xi, "y")
-        t, _ = self.inverse(y, xi)
-        return rq_vjp(t, xi, gt, gld, *self._args(), inverse=True)
+        def back(gt, gld):
+            return rq_pullback(bins, ends, probs, gt, gld, *self._args(), inverse=True)
+        return t, ld, back
 
     def identity_xi(self, shape):
         xi = np.zeros(tuple(shape) + (self.n_params,))

@@ -12,8 +12,8 @@ r"""Claims of notes 000, section 4.1: monotone transformers (integral-based and 
 * the spline inverse is exact (tails and knots included) and its discriminant, in the
   sum-of-squares form, never goes negative, while the expanded :math:`b^2 - 4ac` does.
 
-The figures ``s05_spline`` and ``s05_quadrature`` and the benchmark ``spline_step`` (one
-maximum-likelihood step of a spline MAF, 8 bins, d = 2 and 8, batch 1024) are here too.
+The figures ``s05_spline`` and ``s05_quadrature`` are here too (the speed of a spline MAF
+is in :mod:`nfref.report.bench`).
 """
 
 import numpy as np
@@ -21,11 +21,11 @@ from scipy import integrate
 
 from nfref.gradcheck import check_gradient, numerical_jacobian
 from nfref.autoregressive.transformers.quadrature import clenshaw_curtis
-from nfref.report.claims import benchmark, claim, figure
+from nfref.report.claims import claim, figure
 from nfref.autoregressive.transformers.integral import UMNN, umnn_log_integrand
 from nfref.autoregressive.transformers.sos import SumOfSquares
-from nfref.autoregressive.transformers.spline import (RationalQuadraticSpline, _bin, _local, _take,
-                                   rq_discriminant, spline_knots)
+from nfref.autoregressive.transformers.spline import (RationalQuadraticSpline, rq_bin,
+                                                      rq_discriminant, spline_knots)
 
 __all__ = ["umnn_reference", "quadrature_errors"]
 
@@ -221,11 +221,15 @@ def _():
     rng = np.random.default_rng(6)
     f = RationalQuadraticSpline(8, 3.0, min_derivative=1e-7)
     xi = 4.0 * rng.standard_normal((200_000, 1, f.n_params))
-    xk, yk, delta, _, _ = spline_knots(xi, *f._args())
-    y = np.nextafter(_take(yk, rng.integers(1, 9, (xi.shape[0], 1))), -np.inf)
-    k = _bin(y, yk)
-    _, _, y0, h, s, d0, d1 = _local(y, k, xk, yk, delta)
-    e0, e1 = np.maximum(y - y0, 0), np.maximum(_take(yk, k + 1) - y, 0)
+    knots, _ = spline_knots(xi, *f._args())                      # (n, 1, 4, K+1)
+    y = np.nextafter(np.take_along_axis(knots[..., 1, :],
+                                        rng.integers(1, 9, (xi.shape[0], 1, 1)), axis=-1)[..., 0],
+                     -np.inf)
+    k, ends = rq_bin(y, knots, 1)                                # bin of y, its two ends
+    (x0, x1), (y0, y1), (d0, d1) = (np.moveaxis(ends[..., r, :], -1, 0) for r in range(3))
+    h = y1 - y0
+    s = h / (x1 - x0)
+    e0, e1 = np.maximum(y - y0, 0), np.maximum(y1 - y, 0)
     ours = rq_discriminant(e0, e1, s, d0, d1)
     dd = d0 + d1 - 2 * s
     a, b, c = h * (s - d0) + e0 * dd, h * d0 - e0 * dd, -s * e0
@@ -279,24 +283,3 @@ def quadrature_figure():
     fig.tight_layout()
     return fig
 
-
-# ---------------------------------------------------------------------- benchmark
-@benchmark("spline_step")
-def _(stream):
-    """Seconds per maximum-likelihood step (loss and gradient) of a spline MAF, 8 bins."""
-    import time
-    from nfref.autoregressive.maf import MAF
-    from nfref.distributions import Flow, StandardNormal
-    print(f"{'flow':<40} {'d':>3} {'batch':>6} {'step (s)':>9}   best of 5", file=stream)
-    for d in (2, 8):
-        rng = np.random.default_rng(d)
-        flow = Flow(StandardNormal(d), MAF(d, RationalQuadraticSpline(8, 3.0),
-                                           hidden_sizes=(64, 64), random_state=rng))
-        x = rng.standard_normal((1024, d))
-        best = np.inf
-        for _ in range(5):
-            start = time.perf_counter()
-            flow.nll_and_grad(x)
-            best = min(best, time.perf_counter() - start)
-        print(f"{'MAF, rational-quadratic spline K=8':<40} {d:>3} {1024:>6} {best:9.4f}",
-              file=stream, flush=True)

@@ -309,9 +309,6 @@ class Transform:
     # ------------------------------------------------------------------ maths hooks
     def _forward_and_vjp(self, u):
         """``(x, logdet, back)`` with ``back(gx, gl) -> (gu, gparams)``."""
-        if hasattr(self, "_forward_vjp"):      # LEGACY-SHIM
-            x, ld = self._forward(u)
-            return x, ld, lambda gx, gl: self._forward_vjp(u, gx, gl)
         raise NotImplementedError
 
     def _inverse_and_vjp(self, x):
@@ -320,13 +317,6 @@ class Transform:
         Default, for a numerical inverse: ``u = _solve_inverse(x)``, one forward pass at ``u``
         for its pullback, and the implicit-function rule of :mod:`nfref.numerics`.
         """
-        if hasattr(self, "_inverse_vjp"):      # LEGACY-SHIM
-            u, ld = self._inverse(x)
-            return u, ld, lambda gu, gl: self._inverse_vjp(x, gu, gl)
-        if hasattr(self, "_forward_vjp") and type(self)._solve_inverse is Transform._solve_inverse:  # LEGACY-SHIM
-            u, ld = self._inverse(x)
-            back = self._forward_and_vjp(u)[2]
-            return u, ld, implicit_inverse_pullback(back, self._transpose_solver(u))
         u = self._solve_inverse(x)
         _, logdet, back = self._forward_and_vjp(u)
         return u, -logdet, implicit_inverse_pullback(back, self._transpose_solver(u))

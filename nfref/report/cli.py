@@ -6,6 +6,7 @@ With no subcommand, runs the derivation report and then writes the figures.
 import argparse
 import sys
 
+from nfref.report import bench    # registers the speed benchmarks
 from nfref.report.claims import all_benchmarks, run_claims, write_figures
 
 
@@ -16,6 +17,43 @@ def _cases(args):
     for name, case in contract_cases().items():
         t = case.make(2 if 2 in case.dims else case.dims[0], np.random.default_rng(0))
         print(f"{name:<32} dims {case.dims}  base {case.base:<8} {t!r}")
+    return 0
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _bench(args):
+    """Run the chosen benchmarks, BLAS threads pinned (see :mod:`nfref.report.bench`).
+
+    ``-k NAME`` picks the benchmark called exactly ``NAME`` if there is one (so ``-k table``
+    does not also run ``ktable``), else every benchmark whose name contains it.
+    ``--rounds`` and ``--batch`` go to the benchmarks that take them."""
+    import inspect
+
+    benches = all_benchmarks()
+    select = (args.select or "").lower()
+    chosen = [n for n in benches if n.lower() == select] or \
+             [n for n in benches if select in n.lower()]
+    if not chosen:
+        print(f"no benchmark name contains {args.select!r}; expected one of: "
+              f"{', '.join(benches)}", file=sys.stderr)
+        return 2
+    options = {k: v for k, v in (("rounds", args.rounds), ("batch", args.batch))
+               if v is not None}
+    with bench.pinned_threads() as threads:
+        print(f"threads: {threads}", flush=True)
+        for name in chosen:
+            print(f"== {name}", flush=True)
+            accepted = inspect.signature(benches[name]).parameters
+            benches[name](sys.stdout, **{k: v for k, v in options.items() if k in accepted})
     return 0
 
 
@@ -32,23 +70,19 @@ def main(argv=None):
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("-k", "--select", help="only figures whose name contains this")
     p = sub.add_parser("bench", help="run the benchmarks (time per training step)")
-    p.add_argument("-k", "--select", help="only benchmarks whose name contains this")
+    p.add_argument("-k", "--select", help="only the benchmark of this name, or else those "
+                                          "whose name contains it")
+    p.add_argument("--rounds", type=_positive_int, default=None,
+                   help="timed rounds per measurement (default 15, or NFREF_BENCH_ROUNDS)")
+    p.add_argument("--batch", type=_positive_int, default=None,
+                   help="batch size (default 1024, or NFREF_BENCH_BATCH)")
     sub.add_parser("cases", help="list the transforms of the contract registry")
     args = parser.parse_args(argv)
 
     if args.command == "cases":
         return _cases(args)
     if args.command == "bench":
-        benches = all_benchmarks()
-        chosen = [n for n in benches if not args.select or args.select.lower() in n.lower()]
-        if not chosen:
-            print(f"no benchmark name contains {args.select!r}; expected one of: "
-                  f"{', '.join(benches)}", file=sys.stderr)
-            return 2
-        for name in chosen:
-            print(f"== {name}", flush=True)
-            benches[name](sys.stdout)
-        return 0
+        return _bench(args)
     if args.command == "figures":
         write_figures(args.out, args.select)
         return 0

@@ -181,22 +181,11 @@ class Transformer:
     # ------------------------------------------------------------------ maths hooks
     def _forward_and_vjp(self, t, xi):
         """``(y, logderiv, back)`` with ``back(gy, gld) -> (gt, gxi)``."""
-        if type(self).forward_vjp is not Transformer.forward_vjp:    # LEGACY-SHIM
-            y, ld = type(self).forward(self, t, xi)
-            return y, ld, lambda gy, gld: type(self).forward_vjp(self, t, xi, gy, gld)
         raise NotImplementedError
 
     def _inverse_and_vjp(self, y, xi):
         """``(t, logderiv, back)`` with ``back(gt, gld) -> (gy, gxi)``; by default the
         solve ``_solve`` and the implicit rule of the module docstring."""
-        if type(self).inverse is not Transformer.inverse:            # LEGACY-SHIM
-            t, ld = type(self).inverse(self, y, xi)
-            if type(self).inverse_vjp is not Transformer.inverse_vjp:
-                return t, ld, lambda gt, gld: type(self).inverse_vjp(self, y, xi, gt, gld)
-            _, ld, fwd = self._forward_and_vjp(t, xi)
-            inv_slope = np.exp(-ld)
-            back = implicit_inverse_pullback(fwd, lambda v: v * inv_slope)
-            return t, ld, lambda gt, gld: back(gt, -gld)
         t = self._solve(y, xi)
         _, ld, fwd = self._forward_and_vjp(t, xi)
         inv_slope = np.exp(-ld)

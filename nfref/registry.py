@@ -84,7 +84,8 @@ class TransformerCase:
     name : str
     make : callable ``() -> Transformer``
     xi_scale : float
-        Conditioner outputs for the transformer suite are ``identity_xi + N(0, xi_scale^2)``.
+        Conditioner outputs for the transformer suite are ``identity_xi + N(0, xi_scale^2)``;
+        the flows built around it draw their conditioner's last layer at this scale.
     t_scale : float
         Inputs ``t`` are ``N(0, t_scale^2)`` (wide enough to reach a spline's tails).
     dims : tuple of int
@@ -235,7 +236,8 @@ _ROWS = [
 # every transformer in each of MAF, IAF and Coupling
 for _t in TRANSFORMERS.values():
     for _cls in (MAF, IAF, Coupling):
-        _ROWS.append(ContractCase(f"{_cls.__name__.lower()}_{_t.name}", _flow(_cls, _t.make),
+        _ROWS.append(ContractCase(f"{_cls.__name__.lower()}_{_t.name}",
+                                  _flow(_cls, _t.make, output_scale=_t.xi_scale),
                                   dims=_t.dims, roundtrip_tol=_t.roundtrip_tol))
 
 #: Every transform row, by name.

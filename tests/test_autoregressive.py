@@ -215,3 +215,21 @@ def test_bad_arguments_are_refused():
             cls.random(2, 0, activation=None)
         with pytest.raises(ValueError, match="activation"):
             maf_stack(2, 2, (4,), cls=cls, activation="Tanh")
+
+
+def test_maf_sampling_pullback_never_solves_the_transformer_inverse(rng):
+    """MAF's sampling direction applies zeta itself; its pullback needs the inverse pass at
+    the sample, whose solution the sampling already gave: no solver runs."""
+    solves = []
+
+    class CountingUMNN(UMNN):
+        def _solve(self, y, xi):
+            solves.append(y.shape)
+            return super()._solve(y, xi)
+
+    t = MAF.random(3, rng, transformer=CountingUMNN(2, 24), hidden_sizes=(8,), output_scale=0.5)
+    u = rng.standard_normal((6, 3))
+    x, _, pullback = t.forward_and_vjp(u)
+    pullback(rng.standard_normal((6, 3)), rng.standard_normal(6))
+    assert solves == []
+    assert check_vjp(t, u, "forward").passed

@@ -143,8 +143,9 @@ class _AutoregressiveFlow(Transform):
         return self.made.forward(a, self.made.masked_weights(self.params))[0]
 
     # ------------------------------------------------------------------ elementwise pieces
-    def _op_and_vjp(self, a, xi):
-        """The parallel direction's elementwise map: ``(b, lambda, back)``, lambda = log zeta'."""
+    def _op_and_vjp(self, a, xi, known=None):
+        """The parallel direction's elementwise map: ``(b, lambda, back)``, lambda = log zeta';
+        ``known`` is its value ``b`` where the caller already has it (no solve then)."""
         raise NotImplementedError
 
     def _op_inverse(self, b, xi):
@@ -152,9 +153,10 @@ class _AutoregressiveFlow(Transform):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ parallel map P
-    def _parallel_and_vjp(self, a, net, hs, xi):
-        """``(b, logdet, back, lam, t_back)`` of ``P`` at ``a`` given the MADE pass there."""
-        b, lam, t_back = self._op_and_vjp(a, xi)
+    def _parallel_and_vjp(self, a, net, hs, xi, known=None):
+        """``(b, logdet, back, lam, t_back)`` of ``P`` at ``a`` given the MADE pass there
+        (and ``known = P(a)`` when the caller has it)."""
+        b, lam, t_back = self._op_and_vjp(a, xi, known)
         sign, made = self._sign, self.made
 
         def back(gb, gl):
@@ -212,7 +214,7 @@ class _AutoregressiveFlow(Transform):
         # final, so hs are the activations of a MADE pass at `a`; the output layer on them
         # gives xi(a) (the input of the largest degree d reaches no hidden unit or output).
         xi = self.made.output(net, hs)
-        _, _, back, lam, t_back = self._parallel_and_vjp(a, net, hs, xi)
+        _, _, back, lam, t_back = self._parallel_and_vjp(a, net, hs, xi, known=b)
         inv_diag = np.exp(-self._sign * lam)                   # 1 / diag(K), (n, d)
         dp_dxi = t_back(np.ones_like(a), np.zeros_like(a))[1]  # dP_l/dxi_l, (n, d, k)
         made, slopes, n_sub = self.made, self.made.slopes(hs), self.dim - 1
@@ -254,7 +256,7 @@ class IAF(_AutoregressiveFlow):
 
     _sign = 1
 
-    def _op_and_vjp(self, a, xi):
+    def _op_and_vjp(self, a, xi, known=None):
         return self.transformer._forward_and_vjp(a, xi)
 
     def _op_inverse(self, b, xi):
@@ -289,8 +291,12 @@ class MAF(_AutoregressiveFlow):
 
     _sign = -1
 
-    def _op_and_vjp(self, a, xi):
-        return self.transformer._inverse_and_vjp(a, xi)
+    def _op_and_vjp(self, a, xi, known=None):
+        # a solver-based inverse is not run again where the sequential pass already gave t
+        tr = self.transformer
+        if known is not None and tr._inverse_solves:
+            return tr._inverse_and_vjp_at(known, xi)
+        return tr._inverse_and_vjp(a, xi)
 
     def _op_inverse(self, b, xi):
         return self.transformer._forward(b, xi)

@@ -80,7 +80,12 @@ class Transformer:
 
     @property
     def numerical_inverse(self):
-        """True when ``inverse`` is a numerical solve (round trips exact to its tolerance)."""
+        """True when a direction is a numerical solve (round trips exact to its tolerance)."""
+        return self._inverse_solves
+
+    @property
+    def _inverse_solves(self):
+        """True when ``inverse`` itself is the solve ``_solve``."""
         return type(self)._solve is not Transformer._solve
 
     # ------------------------------------------------------------------ public API
@@ -186,7 +191,12 @@ class Transformer:
     def _inverse_and_vjp(self, y, xi):
         """``(t, logderiv, back)`` with ``back(gt, gld) -> (gy, gxi)``; by default the
         solve ``_solve`` and the implicit rule of the module docstring."""
-        t = self._solve(y, xi)
+        return self._inverse_and_vjp_at(self._solve(y, xi), xi)
+
+    def _inverse_and_vjp_at(self, t, xi):
+        """The inverse pass at ``y = zeta(t; xi)`` when its solution ``t`` is already known
+        (a flow that computed ``y`` from ``t``): ``(t, logderiv, back)`` from one forward
+        pass at ``t`` and the implicit rule, with no solve."""
         _, ld, fwd = self._forward_and_vjp(t, xi)
         inv_slope = np.exp(-ld)
         back = implicit_inverse_pullback(fwd, lambda v: v * inv_slope)

@@ -75,7 +75,7 @@ def _():
 
 
 @claim("NLL gradient of a flow (diagonal-normal base, PLU layer) against finite differences",
-       where="003; DESIGN Flow", bound=1e-6)
+       where="003; docs/contract.md, Flow", bound=1e-6)
 def _():
     rng = np.random.default_rng(4)
     flow = Flow(DiagonalNormal(rng.normal(size=3), 0.3 * rng.normal(size=3)),

@@ -132,7 +132,7 @@ def _():
 
 
 @claim("planar inverse VJP (implicit function theorem) against finite differences",
-       where="DESIGN implicit gradient", bound=1e-6)
+       where="nfref.numerics, implicit rule", bound=1e-6)
 def _():
     rng = np.random.default_rng(24)
     errs = [check_vjp(Planar.random(d, rng), rng.standard_normal((6, d)), "inverse").error

@@ -160,7 +160,7 @@ def _():
 
 
 @claim("MAF, IAF, coupling (tanh and relu conditioners): pullbacks of one pass, both "
-       "directions, against finite differences", where="000 sec. 4.1; DESIGN contract",
+       "directions, against finite differences", where="000 sec. 4.1; docs/contract.md",
        bound=1e-6)
 def _():
     rng = np.random.default_rng(31)

@@ -68,9 +68,24 @@ def sigmoid(s):
 
 
 def softmax(u, axis=-1):
-    r""":math:`e^{u_i} / \sum_j e^{u_j}` along ``axis``, shifted by the maximum (no overflow)."""
-    e = np.exp(u - np.max(u, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    r""":math:`e^{u_i} / \sum_j e^{u_j}` along ``axis``, shifted by the maximum (no overflow).
+
+    Along a short last axis (a spline's bins) the maximum is taken by elementwise
+    ``maximum`` over its entries and the sum by a product with a vector of ones: NumPy's
+    reductions over a short trailing axis cost several times more.
+    """
+    u = np.asarray(u, dtype=float)
+    if axis not in (-1, u.ndim - 1) or u.shape[-1] > 32 or u.ndim < 2:
+        e = np.exp(u - np.max(u, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+    K = u.shape[-1]
+    m = u[..., 0].copy()
+    for j in range(1, K):
+        np.maximum(m, u[..., j], out=m)
+    e = u - m[..., None]
+    np.exp(e, out=e)
+    e /= (e.reshape(-1, K) @ np.ones(K)).reshape(e.shape[:-1] + (1,))
+    return e
 
 
 def sech2(a):

@@ -114,12 +114,14 @@ def spline_knots(xi, n_bins, bound, min_width, min_height, min_derivative):
     lead = xi.shape[:-1]
     probs = softmax(xi[..., :2 * K].reshape(lead + (2, K)))               # (n, d, 2, K)
     minimum = np.array([[min_width], [min_height]])                       # (2, 1)
-    knots = np.empty(lead + (4, K + 1))
-    sizes = knots[..., :2, 1:]                                            # (n, d, 2, K) view
-    np.multiply(probs, 2.0 * bound * (1.0 - K * minimum), out=sizes)
+    sizes = probs * (2.0 * bound * (1.0 - K * minimum))                  # (n, d, 2, K)
     sizes += 2.0 * bound * minimum
-    np.cumsum(sizes, axis=-1, out=sizes)
-    sizes -= bound
+    # knots = -B + the partial sums of the sizes, as one product with a (K, K+1) matrix of
+    # ones above the diagonal (a cumsum along a short trailing axis costs several times more)
+    steps = np.triu(np.ones((K, K + 1)), 1)                               # steps[j, k] = j < k
+    knots = np.empty(lead + (4, K + 1))
+    knots[..., :2, :] = (sizes.reshape(-1, K) @ steps).reshape(lead + (2, K + 1))
+    knots[..., :2, :] -= bound
     knots[..., :2, 0], knots[..., :2, -1] = -bound, bound
     ud = xi[..., 2 * K:]                                                  # (n, d, K-1)
     knots[..., 2, 1:K] = softplus(ud)

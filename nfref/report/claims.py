@@ -19,7 +19,6 @@ A claim whose measured value must be *at least* the bound (a p-value, say) passe
 """
 
 import importlib
-import importlib.util
 import pkgutil
 import sys
 import time
@@ -97,8 +96,7 @@ def _discover():
     from nfref.report import derivations
     for mod in pkgutil.iter_modules(derivations.__path__, derivations.__name__ + "."):
         importlib.import_module(mod.name)
-    if importlib.util.find_spec("nfref.report.bench") is not None:
-        importlib.import_module("nfref.report.bench")
+
 
 
 def all_claims():
@@ -113,6 +111,8 @@ def all_figures():
 
 
 def all_benchmarks():
+    """Every registered benchmark: those of the derivations and of :mod:`nfref.report.bench`
+    (registered when it is imported, as :mod:`nfref.report.cli` does)."""
     _discover()
     return dict(sorted(_BENCHMARKS.items()))
 

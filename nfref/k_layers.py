@@ -16,7 +16,7 @@ Eq. (9), the log-likelihood by the forward trick (eq. (8)) applied layer by laye
 
 The notes name that composition :math:`Y_k`; with the sampling procedure above it is
 :math:`Y_{k-1}` (the second slip of the section: off by one). :meth:`Chain.eq9_terms` runs
-the inverse pass once, caches every :math:`Y_k`, and evaluates each term as the *forward*
+the inverse pass once, keeps every :math:`Y_k`, and evaluates each term as the *forward*
 log-determinant of layer ``k`` at the kept :math:`Y_{k-1}`, as eq. (9) is written. Since
 :math:`Y_{k-1}` is computed from ``x`` by the layers ``k..K`` only, the ``k``-th term depends
 on :math:`\theta_{k:K}` alone.
@@ -155,7 +155,7 @@ class Chain(Transform):
                              f"({type(self.layers[k]).__name__}); expected finite intermediates")
         return y
 
-    # ------------------------------------------------------------------ passes with caches
+    # ------------------------------------------------------------------ passes that return every Y_k
     def forward_pass(self, u):
         r"""The sampling procedure: ``[Y_0, ..., Y_K]`` and the per-layer forward log-determinants.
 

@@ -144,8 +144,21 @@ def rq_bin(v, knots, row):
     ``ends[..., r, 0]`` the row-``r`` knot at ``k`` and ``ends[..., r, 1]`` the one at
     ``k + 1``."""
     k = _bin(v, knots[..., row, :])                                       # (n, d)
-    pair = (k[..., None] + np.arange(2))[..., None, :]                    # (n, d, 1, 2)
-    return k, np.take_along_axis(knots, pair, axis=-1)                    # (n, d, 4, 2)
+    return k, _gather(knots, k, 2)                                        # (n, d, 4, 2)
+
+
+def _gather(a, k, width):
+    """``a[..., r, k:k + width]`` for every row ``r`` of ``a (n, d, R, m)`` at the per-element
+    index ``k (n, d)``, shape ``(n, d, R, width)``: plain integer indexing of the flattened
+    rows (several times cheaper than ``take_along_axis`` here)."""
+    R, m = a.shape[-2:]
+    flat = a.reshape(-1, m)
+    rows = np.arange(flat.shape[0])
+    cols = np.repeat(k.ravel(), R)
+    out = np.empty((flat.shape[0], width))
+    for c in range(width):
+        out[:, c] = flat[rows, cols + c]
+    return out.reshape(k.shape + (R, width))
 
 
 class RQBins(NamedTuple):
@@ -255,8 +268,8 @@ def rq_pullback(bins, ends, probs, g_out, gld, n_bins, bound, min_width, min_hei
     Through the softmax, with :math:`g_j = G_{x_k}` for :math:`j < k`, :math:`G_{w_k}` for
     :math:`j = k` and 0 above, :math:`S = \sum_j p_j g_j = G_{x_k} P_{<k} + G_{w_k} p_k`
     where :math:`P_{<k} = \sum_{j<k} p_j = (x_k + B - 2Bm_w k)/(2B(1 - Km_w))` is read off
-    the knot; :math:`g_{u^w_j} = 2B(1-Km_w)\,p_j(g_j - S)` is then written in place, entry
-    by entry, with no array of :math:`K` entries per element besides the result.
+    the knot; :math:`g_{u^w_j} = 2B(1-Km_w)\,p_j(g_j - S)` is then formed from the masks
+    :math:`j < k` and :math:`j = k`.
     """
     K = n_bins
     inside, k, t, w, h, s, d0, d1, q, D, M, _ = bins
@@ -288,17 +301,16 @@ def rq_pullback(bins, ends, probs, g_out, gld, n_bins, bound, min_width, min_hei
     scale = 2.0 * bound * (1.0 - K * np.array([min_width, min_height]))  # (2,)
     p_below = (ends[..., :2, 0] + bound
                - 2.0 * bound * np.array([min_width, min_height]) * k[..., None]) / scale
-    p_k = np.take_along_axis(probs, k[..., None, None], axis=-1)[..., 0]  # (n, d, 2)
+    p_k = _gather(probs, k, 1)[..., 0]                                    # (n, d, 2)
     S = G_below * p_below + G_k * p_k
     gxi = np.empty(k.shape + (3 * K - 1,))
-    g_u = gxi[..., :2 * K].reshape(k.shape + (2, K))                     # a view of gxi
     j = np.arange(K)
     below, at = j < k[..., None], j == k[..., None]                       # (n, d, K) masks
-    np.copyto(g_u, -S[..., None])
-    np.copyto(g_u, (G_below - S)[..., None], where=below[..., None, :])
-    np.copyto(g_u, (G_k - S)[..., None], where=at[..., None, :])
+    g_u = below[..., None, :] * G_below[..., None] + at[..., None, :] * G_k[..., None]
+    g_u -= S[..., None]                                                   # (n, d, 2, K)
     g_u *= probs
     g_u *= scale[:, None]
+    gxi[..., :2 * K] = g_u.reshape(k.shape + (2 * K,))
     # delta_j for j = 1..K-1 is delta_k (j = k) or delta_{k+1} (j = k + 1), and
     # d delta_j / d u^d_j = sigmoid(u^d_j)
     sig = sigmoid(ends[..., 3, :])                                        # (n, d, 2)

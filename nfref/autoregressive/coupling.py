@@ -44,7 +44,7 @@ import numpy as np
 
 from nfref._validation import as_rng, check_dim
 from nfref.autoregressive.made import (check_activation, mlp_backward, mlp_forward, mlp_init,
-                                       mlp_jvp)
+                                       mlp_jvp, perturb_biases)
 from nfref.transform import Transform
 from nfref.autoregressive.transformers import Affine, Transformer
 
@@ -115,9 +115,7 @@ class Coupling(Transform):
         rng = as_rng(random_state)
         t = cls(dim, transformer, hidden_sizes, flip, rng, output_scale=output_scale,
                 activation=activation)
-        for k, v in t.params.items():
-            if k.startswith("b"):
-                v += bias_scale * rng.standard_normal(v.shape)
+        perturb_biases(t.params, rng, bias_scale)
         return t
 
     @property

@@ -67,7 +67,7 @@ import numpy as np
 
 from nfref._validation import as_rng, check_dim
 
-__all__ = ["MADE", "mlp_forward", "mlp_backward", "mlp_jvp", "mlp_init", "made_degrees",
+__all__ = ["MADE", "perturb_biases", "mlp_forward", "mlp_backward", "mlp_jvp", "mlp_init", "made_degrees",
            "check_activation", "activation_slopes"]
 
 ACTIVATIONS = ("tanh", "relu")
@@ -162,6 +162,14 @@ def mlp_init(sizes, rng, output_scale=1.0, output_bias=None):
 
 
 # ---------------------------------------------------------------------- degrees and masks
+def perturb_biases(params, rng, scale):
+    """Add ``N(0, scale^2)`` draws to every bias (keys ``b<i>``) of ``params`` in place: the
+    ``random`` constructors' clearly non-identity maps for tests."""
+    for k, v in params.items():
+        if k.startswith("b"):
+            v += scale * rng.standard_normal(v.shape)
+
+
 def made_degrees(dim, hidden_sizes, order="natural", random_state=None):
     """Degrees ``[m_0, m_1, .., m_L]``: input degrees (a permutation of 1..d), then hidden
     (the degrees of a cycle through ``[min m_{i-1}, d - 1]``, listed in increasing order)."""

@@ -73,7 +73,7 @@ once): each update is one input-only MADE backward pass.
 import numpy as np
 
 from nfref._validation import as_rng
-from nfref.autoregressive.made import MADE
+from nfref.autoregressive.made import MADE, perturb_biases
 from nfref.numerics import implicit_inverse_pullback, tril_inverse
 from nfref.transform import Transform
 from nfref.autoregressive.transformers import Affine, Transformer
@@ -117,9 +117,7 @@ class _AutoregressiveFlow(Transform):
         rng = as_rng(random_state)
         t = cls(dim, transformer, hidden_sizes, order, rng, output_scale=output_scale,
                 activation=activation)
-        for k, v in t.params.items():
-            if k.startswith("b"):
-                v += bias_scale * rng.standard_normal(v.shape)
+        perturb_biases(t.params, rng, bias_scale)
         return t
 
     @property

@@ -56,3 +56,17 @@ def test_inverse_jacobian_is_the_inverse_matrix_and_pullbacks_are_reusable(rng, 
     gx2, gp2 = pullback(gu, gl)
     np.testing.assert_array_equal(gx, gx2)
     assert all(np.array_equal(gp[k], gp2[k]) for k in gp)
+
+
+def test_set_params_checks_everything_before_it_writes():
+    from nfref import Planar
+
+    t = ElementwiseAffine([0.0, 0.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="shift.*finite"):
+        t.set_params({"log_scale": [1.0, 1.0], "shift": [np.nan, 0.0]})
+    np.testing.assert_array_equal(t.params["shift"], [0.0, 0.0])
+    np.testing.assert_array_equal(t.params["log_scale"], [0.0, 0.0])
+    p = Planar([1.0, 0.0], [0.5, 0.0], [0.0])
+    with pytest.raises(ValueError, match="nonzero w"):
+        p.set_params({"w": [0.0, 0.0]})                 # valid entries, invalid transform
+    np.testing.assert_array_equal(p.params["w"], [1.0, 0.0])

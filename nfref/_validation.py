@@ -77,6 +77,15 @@ def check_finite(arr, name):
                          f"entr{'y' if len(bad) == 1 else 'ies'} at index {where}{more}")
 
 
+def check_finite_result(where, arrays, why):
+    """Return ``arrays`` if every one is finite, else raise ``ValueError`` saying that the
+    result of ``where`` is not finite and ``why`` (what was expected)."""
+    for a in arrays:
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{where}: the result is not finite {why}")
+    return arrays
+
+
 def check_dim(dim):
     """Return ``dim`` as a positive ``int`` or raise ``ValueError``."""
     if isinstance(dim, bool) or int(dim) != dim or int(dim) < 1:

@@ -48,7 +48,8 @@ by ``_transpose_solver(u)``, and two forward pullbacks), and ``numerical_inverse
 
 import numpy as np
 
-from nfref._validation import as_batch, as_vector, check_dim, check_finite
+from nfref._validation import (as_batch, as_vector, check_dim, check_finite,
+                               check_finite_result)
 from nfref.numerics import implicit_inverse_pullback
 
 __all__ = ["Transform", "Pullback", "flatten_params", "unflatten_params", "prefix_params"]
@@ -299,12 +300,10 @@ class Transform:
         return g, as_vector(gl, n, "gl", allow_none=True)
 
     def _finite_out(self, what, *arrays):
-        for a in arrays:
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{type(self).__name__}.{what}: the result is not finite for "
-                                 "these inputs and parameters (overflow or a point outside "
-                                 "the region where the map is representable in float64)")
-        return arrays
+        return check_finite_result(f"{type(self).__name__}.{what}", arrays,
+                                   "for these inputs and parameters (overflow or a point "
+                                   "outside the region where the map is representable in "
+                                   "float64)")
 
     # ------------------------------------------------------------------ maths hooks
     def _forward_and_vjp(self, u):

@@ -532,32 +532,26 @@ def scaling(stream=None, rounds=None, batch=None):
     _say(stream, f"ms per training step (nll_and_grad + Adam), MAF {N_LAYERS} layers, MADE "
                  f"hidden {HIDDEN}; median of {rounds} rounds after 1 warm-up (batch 1e5: "
                  "one round, no warm-up)")
+    def sweep(symbol, values, width, run):
+        ts = []
+        for v in values:
+            t = _guarded(stream, f"{symbol}={v}", lambda: run(v))
+            if t is None:
+                break
+            ts.append(t)
+            _say(stream, f"  {symbol}={v:<{width}} {1e3 * t:9.2f} ms")
+        if len(ts) >= 2:
+            _say(stream, f"  growth exponent in {symbol}: "
+                         f"{growth_exponent(values[:len(ts)], ts):.2f} "
+                         f"({symbol} = {values[0]}..{values[len(ts) - 1]})")
+
     for kind in ("affine", "spline"):
         _say(stream, f"{kind} MAF against d at batch {batch}:")
-        ts = []
-        for d in dims:
-            t = _guarded(stream, f"d={d}", lambda: _step_median(maf_flow(d, kind), d, batch,
-                                                                rounds))
-            if t is None:
-                break
-            ts.append(t)
-            _say(stream, f"  d={d:<3} {1e3 * t:9.2f} ms")
-        if len(ts) >= 2:
-            _say(stream, f"  growth exponent in d: {growth_exponent(dims[:len(ts)], ts):.2f} "
-                         f"(d = {dims[0]}..{dims[len(ts) - 1]})")
+        sweep("d", dims, 3, lambda d: _step_median(maf_flow(d, kind), d, batch, rounds))
         _say(stream, f"{kind} MAF against the batch at d = 8:")
-        ts = []
-        for n in batches:
-            r, w = (rounds, 1) if n < 100000 else (1, 0)    # n = 1e5: one round, seconds long
-            t = _guarded(stream, f"batch={n}",
-                         lambda: _step_median(maf_flow(8, kind), 8, n, r, w))
-            if t is None:
-                break
-            ts.append(t)
-            _say(stream, f"  n={n:<6} {1e3 * t:9.2f} ms")
-        if len(ts) >= 2:
-            _say(stream, f"  growth exponent in n: {growth_exponent(batches[:len(ts)], ts):.2f} "
-                         f"(n = {batches[0]}..{batches[len(ts) - 1]})")
+        # n = 1e5: one round and no warm-up, it takes seconds
+        sweep("n", batches, 6, lambda n: _step_median(maf_flow(8, kind), 8, n,
+                                                      *((rounds, 1) if n < 100000 else (1, 0))))
     _say(stream, f"load average after: {loadavg()}")
 
 

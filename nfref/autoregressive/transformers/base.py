@@ -59,6 +59,7 @@ rule in one pass.
 
 import numpy as np
 
+from nfref._validation import check_finite_result
 from nfref.numerics import implicit_inverse_pullback
 
 __all__ = ["Transformer"]
@@ -161,12 +162,9 @@ class Transformer:
         return t, xi
 
     def _finite(self, what, *arrays):
-        for a in arrays:
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{type(self).__name__}.{what}: the result is not finite "
-                                 "(overflow: expected t, y and xi where the map is "
-                                 "representable in float64)")
-        return arrays
+        return check_finite_result(f"{type(self).__name__}.{what}", arrays,
+                                   "(overflow: expected t, y and xi where the map is "
+                                   "representable in float64)")
 
     def _checked_pullback(self, what, back, shape, names):
         def pullback(g_value, gld):

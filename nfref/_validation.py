@@ -5,7 +5,66 @@ Public methods of nfref validate what they are given and refuse it with a
 that hold the maths can then assume clean float64 arrays.
 """
 
+import numbers
+
 import numpy as np
+
+
+def as_real(a, name="input"):
+    """Return ``a`` as a float64 array, refusing what is not a real number.
+
+    Complex values (whose imaginary part ``np.asarray(..., float)`` would drop with only a
+    warning), booleans' object cousins, strings, ``None`` and ragged lists get a
+    ``ValueError`` naming ``name``; finiteness is not checked here.
+    """
+    try:
+        raw = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a real numeric array; could not read it as an "
+                         f"array ({exc})") from None
+    if np.iscomplexobj(raw):
+        raise ValueError(f"{name}: expected real numbers, got a complex array "
+                         f"(dtype {raw.dtype})")
+    if raw.dtype.kind not in "biuf":
+        if raw.dtype.kind == "O":
+            if any(isinstance(v, complex) or np.iscomplexobj(v) for v in raw.ravel()):
+                raise ValueError(f"{name}: expected real numbers, got complex entries")
+        else:
+            raise ValueError(f"{name}: expected a real numeric array, got dtype {raw.dtype}")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a real numeric array; could not convert it to "
+                         f"float64 ({exc})") from None
+
+
+def as_int(value, name, minimum=None, maximum=None):
+    """Return ``value`` as a Python ``int``, or raise ``ValueError`` saying what was expected.
+
+    Accepts Python and NumPy integers and integral floats of exactly integer value (``3.0``);
+    refuses ``bool``, ``None``, non-integral or non-finite floats, strings, lists and arrays.
+    ``minimum`` and ``maximum`` (inclusive) bound the value when given.
+    """
+    bounds = ""
+    if minimum is not None and maximum is not None:
+        bounds = f" in [{minimum}, {maximum}]"
+    elif minimum is not None:
+        bounds = f" >= {minimum}"
+    elif maximum is not None:
+        bounds = f" <= {maximum}"
+    expected = f"{name}: expected an integer{bounds}, got {value!r}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(expected)
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    else:
+        f = float(value)
+        if not np.isfinite(f) or f != int(f):
+            raise ValueError(expected)
+        out = int(f)
+    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum):
+        raise ValueError(expected)
+    return out
 
 
 def as_batch(a, dim, name="input"):
@@ -26,11 +85,7 @@ def as_batch(a, dim, name="input"):
         If ``a`` is not two-dimensional with ``dim`` columns, is empty along
         the batch axis, or holds a NaN or an infinity.
     """
-    try:
-        arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a numeric array of shape (n, {dim}); "
-                         f"could not convert it to float64 ({exc})") from None
+    arr = as_real(a, name)
     if arr.ndim != 2 or arr.shape[1] != dim:
         hint = ""
         if arr.ndim == 1 and arr.shape[0] == dim:
@@ -49,7 +104,7 @@ def as_data(x, name="x"):
     For functions that take a data set whose dimension they learn from it (fitting,
     closed-form estimates); ``ValueError`` naming the expected shape otherwise.
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = as_real(x, name)
     if arr.ndim != 2 or arr.shape[1] < 1:
         raise ValueError(f"{name}: expected data of shape (n, d), got shape {arr.shape}")
     return as_batch(arr, arr.shape[1], name)
@@ -59,7 +114,7 @@ def as_vector(a, n, name="input", allow_none=False):
     """Return ``a`` as a finite float64 array of shape ``(n,)`` (``None`` gives zeros when allowed)."""
     if a is None and allow_none:
         return np.zeros(n)
-    arr = np.asarray(a, dtype=np.float64)
+    arr = as_real(a, name)
     if arr.shape != (n,):
         raise ValueError(f"{name}: expected an array of shape ({n},), got shape {arr.shape}")
     check_finite(arr, name)
@@ -88,9 +143,7 @@ def check_finite_result(where, arrays, why):
 
 def check_dim(dim):
     """Return ``dim`` as a positive ``int`` or raise ``ValueError``."""
-    if isinstance(dim, bool) or int(dim) != dim or int(dim) < 1:
-        raise ValueError(f"dim: expected a positive integer, got {dim!r}")
-    return int(dim)
+    return as_int(dim, "dim", minimum=1)
 
 
 def as_rng(random_state):
@@ -100,7 +153,11 @@ def as_rng(random_state):
     """
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or isinstance(random_state, (int, np.integer)):
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(f"random_state: expected a non-negative int seed, got {random_state}")
         return np.random.default_rng(random_state)
     raise ValueError("random_state: expected None, an int seed or a numpy.random.Generator, "
                      f"got {type(random_state).__name__}")

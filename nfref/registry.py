@@ -7,7 +7,9 @@ parameters, feed its inputs and compare ``forward``, ``inverse``, the Jacobian a
 
 This module imports the library; no library module imports it. A new transform is its module
 plus one row of :data:`CASES` (and, for a transformer, one row of :data:`TRANSFORMERS`, which
-also puts it into a MAF, an IAF and a coupling layer, and into a mixed chain).
+also puts it into a MAF, an IAF and a coupling layer, and into a mixed chain). :data:`FLOWS`
+puts rows of :data:`CASES` into a ``Flow`` with each base. The conformance vectors
+(``python -m nfref vectors``, :mod:`nfref.conformance`) cover every row of the three tables.
 
 Example
 -------
@@ -28,13 +30,14 @@ from nfref.autoregressive import IAF, MAF, Coupling, Permute
 from nfref.autoregressive.transformers import (Affine, BoundedAffine, Inverted,
                                                RationalQuadraticSpline, SumOfSquares, UMNN)
 from nfref.destructors import MarginalGaussianization
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
 from nfref.inverse_cdf import GaussianCDF, GaussianMixtureCDF, Morph, banana
 from nfref.k_layers import Chain
 from nfref.one_layer import Planar, Radial
 from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
 
-__all__ = ["ContractCase", "TransformerCase", "CASES", "TRANSFORMERS", "contract_cases",
-           "transformer_cases", "case_seed", "example"]
+__all__ = ["ContractCase", "TransformerCase", "FlowCase", "CASES", "TRANSFORMERS", "FLOWS",
+           "contract_cases", "transformer_cases", "flow_cases", "case_seed", "example"]
 
 
 def case_seed(name, d=0):
@@ -262,6 +265,56 @@ CASES.update({c.name: c for c in [
     *[ContractCase(f"chain_mixed_{i}", _mixed_chain(kinds, nested=i % 2 == 1), dims=(2, 3),
                    roundtrip_tol=1e-8, density_grid=801) for i, kinds in enumerate(_MIXES)],
 ]})
+
+
+
+@dataclass(frozen=True)
+class FlowCase:
+    """One row of the flow table: a base and a transform row of :data:`CASES`.
+
+    ``make(d, rng)`` builds the transform from its row first, then the base (for
+    ``"diagonal_normal"``, ``loc ~ N(0, 0.5^2)`` and ``log_scale ~ N(0, 0.3^2)``);
+    ``draw_data(flow, rng, n)`` draws data points as ``flow.transform.forward`` of the
+    transform row's base inputs. The dimensions are the transform row's.
+    """
+
+    name: str
+    base: str
+    transform: str
+
+    @property
+    def dims(self):
+        return CASES[self.transform].dims
+
+    def make(self, d, rng):
+        transform = CASES[self.transform].make(d, rng)
+        if self.base == "standard_normal":
+            base = StandardNormal(d)
+        elif self.base == "diagonal_normal":
+            base = DiagonalNormal(rng.normal(0.0, 0.5, d), rng.normal(0.0, 0.3, d))
+        elif self.base == "uniform_cube":
+            base = UniformCube(d)
+        else:
+            raise ValueError(f"FlowCase {self.name!r}: unknown base {self.base!r}")
+        return Flow(base, transform)
+
+    def draw_data(self, flow, rng, n):
+        """Data points ``(n, d)``: the transform applied to its row's base inputs."""
+        return flow.transform.forward(CASES[self.transform].draw_inputs(rng, n, flow.dim))[0]
+
+
+#: ``Flow`` with each base, by name (the uniform cube with an inverse CDF, whose forward
+#: map starts from the cube).
+FLOWS = {c.name: c for c in [
+    FlowCase("flow_standard_normal_maf_spline", "standard_normal", "maf_spline"),
+    FlowCase("flow_diagonal_normal_planar", "diagonal_normal", "planar"),
+    FlowCase("flow_uniform_cube_gaussian_cdf", "uniform_cube", "gaussian_cdf"),
+]}
+
+
+def flow_cases():
+    """Every flow row, by name (a copy of :data:`FLOWS`)."""
+    return dict(FLOWS)
 
 
 def contract_cases():

@@ -8,14 +8,26 @@ where in the notes, measured value, bound, pass); the tests run the same claims.
 Claims and figures live in ``nfref/report/derivations/``, one module per section of the notes,
 and register themselves with the decorators below::
 
-    @claim("eq. (8) for the linear flow", where="000 sec. 2.1 eq. (8)", bound=1e-10)
+    @claim("eq. (8) for the linear flow", where="000 sec. 2.1 eq. (8)", bound=1e-13,
+           why="float64 floor: eps times cond(A) times |log|det A|| ~ 1e-15")
     def _():
         ...
         return max_abs_error          # or (value, "a short detail")
 
-A claim whose measured value must be *at least* the bound (a p-value, say) passes
-``at_least=True``. A figure function takes no argument and returns a matplotlib
-``Figure``; ``python -m nfref figures`` saves it as ``figures/<name>.png``.
+Every claim states ``why`` its bound has the size it has (the float64 floor times the
+conditioning, a finite-difference or quadrature error, a Monte Carlo standard error, a
+significance level and the false-failure rate it implies); a bound is at most about 100
+times what the claim measures unless ``why`` says why not. A claim whose measured value
+must be *at least* the bound (a p-value, say) passes ``at_least=True``.
+
+Statistical claims use a fixed seed, report a p-value (Bonferroni-adjusted over the tests
+they combine, :func:`bonferroni`) and pass when it is at least :data:`ALPHA`: each has a
+false-failure rate of at most ``ALPHA`` for a fresh seed.
+
+A figure function takes no argument and returns a matplotlib ``Figure``;
+``python -m nfref figures`` saves it as ``figures/<name>.png``. The mutation tests of the
+claims (deliberate errors injected into the library, and which claims catch them) are in
+:mod:`nfref.report.mutations`.
 """
 
 import importlib
@@ -25,7 +37,10 @@ import time
 from dataclasses import dataclass
 
 __all__ = ["claim", "figure", "benchmark", "all_claims", "all_figures", "all_benchmarks",
-           "run_claims", "write_figures"]
+           "run_claims", "write_figures", "bonferroni", "ALPHA"]
+
+#: Significance level of every statistical claim: its false-failure rate for a fresh seed.
+ALPHA = 1e-3
 
 _CLAIMS, _FIGURES, _BENCHMARKS = {}, {}, {}
 
@@ -40,6 +55,7 @@ class Claim:
     func: object
     at_least: bool = False
     module: str = ""
+    why: str = ""
 
     def run(self):
         """Measure the claim; returns a :class:`ClaimResult` (an exception counts as a failure)."""
@@ -66,14 +82,21 @@ class ClaimResult:
     seconds: float
 
 
-def claim(name, where, bound, at_least=False):
+def claim(name, where, bound, at_least=False, why=""):
     """Register a claim (decorator). See the module docstring."""
     def deco(func):
         key = f"{func.__module__}:{name}"
         _CLAIMS[key] = Claim(name, where, float(bound), func, at_least,
-                             func.__module__.rsplit(".", 1)[-1])
+                             func.__module__.rsplit(".", 1)[-1], why)
         return func
     return deco
+
+
+def bonferroni(pvalues):
+    """``min(1, k * min(p))`` over ``k`` p-values: a level-``alpha`` test of all of them at once
+    (false-failure rate at most ``alpha`` whatever their dependence)."""
+    pvalues = [float(p) for p in pvalues]
+    return min(1.0, len(pvalues) * min(pvalues))
 
 
 def figure(name):

@@ -1,17 +1,27 @@
-"""Claims of notes 001 (forward/reverse KL and their duality), 002 (the flow ELBO) and 003
-(maximum likelihood with a Gaussian base)."""
+r"""Claims of notes 001 (forward/reverse KL and their duality), 002 (the flow ELBO) and 003
+(maximum likelihood with a Gaussian base).
+
+Names. Note 001's "reverse KL" is the base-space divergence :math:`KL(p^*_z \| p_z)` of the
+pulled-back target (the duality); the variational objective :math:`KL(q \| p^*)`, with
+:math:`q` the model, is the "reverse KL" of Papamakarios et al. (2021, sec. 2.3). The
+``where`` column cites each for what it is.
+"""
 
 import io
 
 import numpy as np
 from scipy import stats
 
+from nfref.autoregressive.maf import MAF
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal
-from nfref.gradcheck import check_param_gradient
+from nfref.gradcheck import check_param_gradient, numerical_jacobian
+from nfref.k_layers import Chain
 from nfref.kl import elbo, gaussian_kl, reverse_kl_and_grad
-from nfref.one_layer.linear import Linear, PLULinear
+from nfref.one_layer import Planar
+from nfref.one_layer.linear import ElementwiseAffine, Linear, PLULinear
 from nfref.optim import fit_lbfgs
 from nfref.report.claims import claim
+from nfref.report.derivations._quadrature import gl_nodes
 
 
 def _gaussian_target(d, seed):
@@ -21,8 +31,67 @@ def _gaussian_target(d, seed):
     return m, B @ B.T + 0.5 * np.eye(d)
 
 
-@claim("duality: log p*(x) - log p_X(x) = log p*_z(z) - log p_z(z) point by point",
-       where="001 reverse KL and duality", bound=1e-10)
+def _nonlinear_T(d, seed):
+    """A non-linear bijection: planar, elementwise affine, affine MAF."""
+    rng = np.random.default_rng(seed)
+    return Chain([Planar.random(d, rng, scale=1.0), ElementwiseAffine.random(d, rng),
+                  MAF.random(d, rng, hidden_sizes=(8,))])
+
+
+def _fd_logdet(T, z):
+    return np.linalg.slogdet(numerical_jacobian(lambda v: T.forward(v)[0], z))[1]
+
+
+@claim("duality with a non-linear T (planar, affine, MAF): log p*(x) - log p_X(x) = "
+       "log p*_z(z) - log p_z(z) point by point, p*_z(z) = p*(T(z)) |det J_T(z)| from a "
+       "finite-difference Jacobian", where="001 reverse KL and duality", bound=1e-9,
+       why="fourth-order differences at step 1e-4: log|det J_T| to cond(J_T) times 1e-12; "
+           "measured 2e-11")
+def _():
+    from nfref.datasets import Banana
+    target = Banana()
+    errs = []
+    for d, seed in ((2, 1), (2, 2)):
+        T = _nonlinear_T(d, seed)
+        flow = Flow(StandardNormal(d), T)
+        x = target.rvs(300, random_state=seed)
+        z = T.inverse(x)[0]
+        left = target.logpdf(x) - flow.logpdf(x)           # nfref: the inverse direction
+        right = (target.logpdf(T.forward(z)[0]) + _fd_logdet(T, z)
+                 - StandardNormal(d).logpdf(z))
+        errs.append(np.max(np.abs(left - right)))
+    return max(errs), "banana target, 300 points each, 2 flows"
+
+
+def _mixture_1d(x):
+    return np.log(0.6 * stats.norm.pdf(x, -1.0, 0.7) + 0.4 * stats.norm.pdf(x, 1.5, 0.5))
+
+
+@claim("duality with a non-linear T, d = 1: KL(p* || T_* p_z) by quadrature in x equals "
+       "KL(T^-1_* p* || p_z) by quadrature in z (two integrals in two spaces)",
+       where="001 reverse KL and duality", bound=1e-11,
+       why="Gauss-Legendre with 64 pieces of 16 nodes on smooth integrands (the planar layer "
+           "has 1 + c = 1.36, no sharp fold): quadrature error below 1e-13, unchanged with 128 "
+           "pieces; the z-side density uses a finite-difference T' (1e-12 relative); "
+           "measured 2e-13")
+def _():
+    T = _nonlinear_T(1, 5)
+    flow = Flow(StandardNormal(1), T)
+    x, wx = gl_nodes([-9.0, 9.0], 16, 64)
+    log_px = flow.logpdf(x[:, None])
+    kl_x = float(wx @ (np.exp(_mixture_1d(x)) * (_mixture_1d(x) - log_px)))
+    zb = T.inverse(np.array([[-9.0], [9.0]]))[0][:, 0]         # T is increasing in 1-D here
+    z, wz = gl_nodes(np.sort(zb), 16, 64)
+    log_pz_star = _mixture_1d(T.forward(z[:, None])[0][:, 0]) + _fd_logdet(T, z[:, None])
+    kl_z = float(wz @ (np.exp(log_pz_star) * (log_pz_star - stats.norm.logpdf(z))))
+    return abs(kl_x - kl_z), f"KL in x {kl_x:.12f}, in z {kl_z:.12f}"
+
+
+@claim("duality for an affine T and a Gaussian target: log p*(x) - log p_X(x) = "
+       "log p*_z(z) - log p_z(z) with p*_z = N(A^-1(m - b), A^-1 S A^-T) (scipy)",
+       where="001 reverse KL and duality", bound=1e-11,
+       why="float64 floor: four Gaussian log-densities of size <= 30 with cond(A) <= 30; "
+           "measured 4e-13")
 def _():
     errs = []
     for d in (1, 2, 3):
@@ -41,7 +110,8 @@ def _():
 
 
 @claim("duality: KL(p* || T_* p_z) = KL(T^-1_* p* || p_z) in closed form (Gaussians)",
-       where="001 reverse KL and duality", bound=1e-12)
+       where="001 reverse KL and duality", bound=1e-14,
+       why="float64 floor, relative: two closed forms of size 1 to 10; measured 4e-16")
 def _():
     errs = []
     for d in (1, 2, 5):
@@ -55,8 +125,10 @@ def _():
     return max(errs)
 
 
-@claim("reverse KL gradient (transform and base parameters) against finite differences",
-       where="001 reverse KL; 002 VI", bound=1e-6)
+@claim("reverse KL(q || p*) gradient (transform and base parameters) against finite "
+       "differences", where="Papamakarios et al. 2021 sec. 2.3; 002 VI", bound=2e-10,
+       why="fourth-order differences at step 1e-4 with common random numbers: eps/h relative; "
+           "measured 2e-12. A gradient off by 1 + 1e-6 fails")
 def _():
     rng = np.random.default_rng(5)
     m, S = _gaussian_target(3, 5)
@@ -71,22 +143,46 @@ def _():
     return check_param_gradient(loss, flow.params, grads).error
 
 
-@claim("flow ELBO: log q_L(z_L) = log q_0(z_0) - sum log|det|; notes 002 print '+' as '-'",
-       where="002 loss function (ELBO)", bound=1e-12)
+@claim("flow ELBO's density: log q_L(z_L) = log q_0(z_0) - sum_l log|det J_l| with nfref's "
+       "forward log-determinants, against N(c, M M^T) (linear chain) and finite-difference "
+       "Jacobians (planar, affine, MAF); 002 prints this '-' right",
+       where="002 flow VI, log q_L", bound=1e-9,
+       why="the linear chain agrees to the float64 floor (1e-14); the non-linear one through "
+           "fourth-order differences at step 1e-4, cond(J) times 1e-12; measured 1e-11")
 def _():
     rng = np.random.default_rng(7)
-    flow = Flow(StandardNormal(2), PLULinear.random(2, rng))
-    z0 = flow.base.rvs(1000, rng)
-    zL, logdet = flow.transform.forward(z0)
-    exact = flow.logpdf(zL)                         # through the inverse, eq. (7)
-    right = flow.base.logpdf(z0) - logdet
-    wrong = flow.base.logpdf(z0) + logdet
-    return (np.max(np.abs(exact - right)),
-            f"sign as printed: error {np.max(np.abs(exact - wrong)):.2f}")
+    layers = [PLULinear.random(2, rng), ElementwiseAffine.random(2, rng), Linear.random(2, rng)]
+    M, c = np.eye(2), np.zeros(2)
+    for t in layers:                               # the explicit matrices, from the parameters
+        if isinstance(t, PLULinear):
+            p = t.params
+            A = (t.factors()[0] @ (np.tril(p["lower"], -1) + np.eye(2))
+                 @ (np.triu(p["upper"], 1) + np.diag(np.exp(p["log_diag"]))))
+            b = p["bias"]
+        elif isinstance(t, ElementwiseAffine):
+            A, b = np.diag(np.exp(t.params["log_scale"])), t.params["shift"]
+        else:
+            A, b = t.params["weight"], t.params["bias"]
+        M, c = A @ M, A @ c + b
+    chain = Chain(layers)
+    base = StandardNormal(2)
+    z0 = base.rvs(500, rng)
+    zL, logdet = chain.forward(z0)
+    exact = stats.multivariate_normal(c, M @ M.T).logpdf(zL)
+    lin = np.max(np.abs(base.logpdf(z0) - logdet - exact))
+    wrong = np.max(np.abs(base.logpdf(z0) + logdet - exact))
+    T = _nonlinear_T(2, 8)
+    z0 = base.rvs(200, rng)
+    nonlin = np.max(np.abs(T.forward(z0)[1] - _fd_logdet(T, z0)))
+    return max(lin, nonlin), (f"linear chain {lin:.1e}, non-linear {nonlin:.1e}; with '+' in "
+                              f"place of '-': off by {wrong:.2f}")
 
 
-@claim("flow ELBO = log p(x) - KL(q || posterior): Monte Carlo error in standard errors",
-       where="002 loss function (ELBO)", bound=4.0)
+@claim("flow ELBO = log p(x) - KL(q || posterior): Monte Carlo error in standard errors; "
+       "002's ELBO prints '-' before the sum of log-determinants (it is '+')",
+       where="002 loss function (ELBO)", bound=4.0,
+       why="a z-score: |z| > 4 has probability 6e-5 for a fresh seed (two-sided normal); the "
+           "printed sign is off by 700 standard errors")
 def _():
     # The estimate is a mean of 2e5 i.i.d. terms: its error is measured in units of its own
     # standard error, so the bound (4) is a statistical one that does not depend on scale.
@@ -110,7 +206,9 @@ def _():
 
 
 @claim("MLE with a Gaussian base and a linear flow = sample mean and covariance",
-       where="003 loss function", bound=1e-6)
+       where="003 loss function", bound=1e-6,
+       why="L-BFGS stops at its gradient tolerance: the distance to the optimum is that over "
+           "the curvature; measured 7e-8, the bound leaves room for another iteration count")
 def _():
     rng = np.random.default_rng(11)
     m, S = _gaussian_target(3, 11)

@@ -27,7 +27,8 @@ import numpy as np
 from nfref._validation import as_rng
 from nfref.one_layer.planar import Planar
 
-__all__ = ["planar_inverse_errors", "reference_inverse", "plot_planar_inverse_errors"]
+__all__ = ["planar_inverse_errors", "reference_inverse", "plot_planar_inverse_errors",
+           "float64_floor"]
 
 EPS = np.finfo(float).eps
 
@@ -54,6 +55,20 @@ def reference_inverse(t, x, u0=None):
         th = np.tanh(arg)
         tau = tau - (tau - th) / (1 + c * (1 - th * th))
     return xl - tau[:, None] * rho_hat
+
+
+def float64_floor(t, u, x):
+    r"""Per point, the round-trip error float64 allows:
+    :math:`\epsilon\,(\kappa\,(1 + |x|_\infty) + |\hatho|)` with
+    :math:`\kappa = 1 + h'|\hatho||w|/(1 + h'c) \ge \|J_\phi(u)^{-1}\|_2` (module docstring),
+    for the planar layer ``t`` at base points ``u`` (n, d) and their images ``x``."""
+    rho_hat, _, one_plus_c = t.constrained()
+    arg = u @ t.params["w"] + t.params["b"][0]
+    hp = 1.0 - np.tanh(arg) ** 2
+    D = np.tanh(arg) ** 2 + hp * one_plus_c                         # 1 + h' c
+    nw, nr = np.linalg.norm(t.params["w"]), np.linalg.norm(rho_hat)
+    kappa = 1.0 + hp * nr * nw / D                                  # >= ||J^{-1}||_2
+    return EPS * (kappa * (1.0 + np.max(np.abs(x), axis=1)) + nr)
 
 
 def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
@@ -100,13 +115,9 @@ def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
         u_back, _ = t.inverse(x)
         u_star = reference_inverse(t, x, u_back)
         err = np.max(np.abs(u_back - u), axis=1)                    # (n_points,)
-        rho_hat, c, one_plus_c = t.constrained()
-        arg = u @ t.params["w"] + t.params["b"][0]
-        hp = 1.0 - np.tanh(arg) ** 2
-        D = np.tanh(arg) ** 2 + hp * one_plus_c                     # 1 + h' c
+        rho_hat, c, _ = t.constrained()
         nw, nr = np.linalg.norm(t.params["w"]), np.linalg.norm(rho_hat)
-        jinv = 1.0 + hp * nr * nw / D                               # >= ||J^{-1}||_2
-        allowed = EPS * (jinv * (1.0 + np.max(np.abs(x), axis=1)) + nr)
+        allowed = float64_floor(t, u, x)
         out["roundtrip"][i] = err.max()
         out["solver"][i] = float(np.max(np.abs(u_back - u_star)))
         out["conditioning"][i] = np.max(err / allowed)

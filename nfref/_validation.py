@@ -29,6 +29,8 @@ def as_real(a, name="input"):
         if raw.dtype.kind == "O":
             if any(isinstance(v, complex) or np.iscomplexobj(v) for v in raw.ravel()):
                 raise ValueError(f"{name}: expected real numbers, got complex entries")
+            if any(v is None for v in raw.ravel()):          # float(None) would give NaN
+                raise ValueError(f"{name}: expected real numbers, got None")
         else:
             raise ValueError(f"{name}: expected a real numeric array, got dtype {raw.dtype}")
     try:
@@ -65,6 +67,54 @@ def as_int(value, name, minimum=None, maximum=None):
     if (minimum is not None and out < minimum) or (maximum is not None and out > maximum):
         raise ValueError(expected)
     return out
+
+
+def as_float(value, name, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a finite Python ``float``, or raise ``ValueError`` saying what was
+    expected.
+
+    Accepts Python and NumPy reals (a 0-d real array too); refuses ``bool``, ``None``,
+    complex, strings, sequences, NaN and infinities. ``low`` and ``high`` bound the value,
+    inclusive unless ``low_open``/``high_open``.
+    """
+    lo_b = "" if low is None else ("(" if low_open else "[") + f"{low}"
+    hi_b = "" if high is None else f"{high}" + (")" if high_open else "]")
+    if low is not None and high is not None:
+        bounds = f" in {lo_b}, {hi_b}"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low}"
+    elif high is not None:
+        bounds = f" {'<' if high_open else '<='} {high}"
+    else:
+        bounds = ""
+    expected = f"{name}: expected a finite real number{bounds}, got {value!r}"
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(expected)
+    out = float(value)
+    if not np.isfinite(out):
+        raise ValueError(expected)
+    if low is not None and (out < low or (low_open and out == low)):
+        raise ValueError(expected)
+    if high is not None and (out > high or (high_open and out == high)):
+        raise ValueError(expected)
+    return out
+
+
+def as_choice(value, name, options):
+    """Return ``value`` if it is one of the strings ``options``, else ``ValueError``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}: expected one of {', '.join(repr(o) for o in options)}, "
+                         f"got {value!r}")
+    return value
+
+
+def as_callable(value, name):
+    """Return ``value`` if it is callable, else ``ValueError`` naming ``name``."""
+    if not callable(value):
+        raise ValueError(f"{name}: expected a callable, got {type(value).__name__}")
+    return value
 
 
 def as_batch(a, dim, name="input"):

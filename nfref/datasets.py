@@ -27,7 +27,15 @@ Densities:
   \int_0^\pi N(x; c_m(t), \sigma^2 I)\,dt`; the integral is taken by Gauss-Legendre quadrature
   with :math:`\max(64, \lceil 15/\sigma\rceil)` nodes per arc (150 for :math:`\sigma = 0.1`),
   or ``n_nodes``; against 1000
-  nodes the log-density differs by less than 1e-9 (``tests/test_datasets.py``).
+  nodes the log-density differs by less than 1e-9 (``tests/test_datasets.py``). Above 256
+  nodes the rule is composite (panels of 64 Gauss-Legendre nodes, ``n_nodes`` rounded up to
+  a multiple of 64), so its cost stays linear in the number of nodes; at most
+  200,000 nodes are used, so :math:`\sigma \ge 7.5\times 10^{-5}` (a smaller noise is
+  refused: its density would need more nodes than memory holds).
+
+Far out, where the exact log-density is below the float64 range (beyond about
+:math:`|x| = 10^{153}` for the two moons, :math:`x_1 < -709` with :math:`x_2 \ne 0` for the
+funnel), ``logpdf`` returns ``-inf`` (the density rounds to 0), never NaN.
 * rings: a point uniform on the circle of radius :math:`r` plus isotropic noise has
   :math:`p(x) = \frac{1}{2\pi\sigma^2} e^{-(\rho^2 + r^2)/(2\sigma^2)} I_0(\rho r/\sigma^2)`,
   :math:`\rho = |x|` (integrate the angle of the circle point; :math:`I_0` is the modified
@@ -41,7 +49,7 @@ Densities:
 import numpy as np
 from scipy.special import i0e, logsumexp
 
-from nfref._validation import as_batch, as_rng
+from nfref._validation import as_batch, as_float, as_int, as_real, as_rng
 
 __all__ = ["Toy", "TwoMoons", "EightGaussians", "Checkerboard", "Rings", "TwoSpirals",
            "Banana", "Funnel", "GaussianMixture", "TOYS", "make_toy", "sample_two_moons",
@@ -49,19 +57,36 @@ __all__ = ["Toy", "TwoMoons", "EightGaussians", "Checkerboard", "Rings", "TwoSpi
            "sample_banana", "sample_funnel", "sample_gaussian_mixture"]
 
 LOG_2PI = np.log(2 * np.pi)
+MAX_NODES = 200_000        # quadrature nodes per arc of the two moons' density
 
 
-def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size: expected a positive integer, got {size!r}")
-    return int(size)
+def _check_size(size, name="size"):
+    return as_int(size, f"{name} (a positive integer)", minimum=1)
 
 
 def _positive(value, name):
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a finite positive number, got {value!r}")
-    return value
+    return as_float(value, f"{name} (a finite positive number)", low=0.0, low_open=True)
+
+
+def _gauss_legendre(n):
+    """Nodes and weights of an ``n``-point rule on ``[-1, 1]``: Gauss-Legendre up to 256
+    nodes, composite (panels of 64 nodes, ``n`` rounded up to a multiple of 64) above."""
+    if n <= 256:
+        return np.polynomial.legendre.leggauss(n)
+    panels = -(-n // 64)
+    t, w = np.polynomial.legendre.leggauss(64)
+    edges = np.linspace(-1.0, 1.0, panels + 1)
+    half = 0.5 * np.diff(edges)[:, None]                          # (panels, 1)
+    mid = 0.5 * (edges[:-1] + edges[1:])[:, None]
+    return (mid + half * t).ravel(), (half * w).ravel()
+
+
+def _logsumexp_rows(a):
+    """``log sum_j exp(a[:, j])``, ``-inf`` for a row that is all ``-inf``."""
+    top = a.max(1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.exp(a - safe[:, None]).sum(1))
 
 
 class Toy:
@@ -105,6 +130,8 @@ class Toy:
         -------
         value, stderr : float, float
         """
+        n = as_int(n, "n (the Monte Carlo sample size, for a standard error at least 2)",
+                   minimum=2)
         exact = self._entropy()
         if exact is not None:
             return float(exact), 0.0
@@ -132,11 +159,14 @@ class TwoMoons(Toy):
 
     def __init__(self, noise=0.1, n_nodes=None):
         self.noise = _positive(noise, "noise")
-        n_nodes = max(64, int(np.ceil(15.0 / self.noise))) if n_nodes is None else n_nodes
-        if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
-            raise ValueError(f"n_nodes: expected a positive integer, got {n_nodes!r}")
-        n_nodes = int(n_nodes)
-        t, w = np.polynomial.legendre.leggauss(n_nodes)
+        if n_nodes is None:
+            if 15.0 / self.noise > MAX_NODES:
+                raise ValueError(f"noise: expected at least {15.0 / MAX_NODES:g}, got "
+                                 f"{self.noise!r}: the exact density's quadrature needs "
+                                 f"15 / noise nodes per arc, more than {MAX_NODES}")
+            n_nodes = max(64, int(np.ceil(15.0 / self.noise)))
+        n_nodes = as_int(n_nodes, "n_nodes (a positive integer)", minimum=1, maximum=MAX_NODES)
+        t, w = _gauss_legendre(n_nodes)
         self._t = 0.5 * np.pi * (t + 1.0)                          # nodes on [0, pi]
         self._logw = np.log(0.5 * np.pi * w)
 
@@ -153,19 +183,18 @@ class TwoMoons(Toy):
         return np.where(which == 0, upper, lower) + self.noise * rng.standard_normal((size, 2))
 
     def _logpdf(self, x):
-        # blocks of 2048 points keep the (block, nodes) distance matrix small
-        return np.concatenate([self._logpdf_block(x[i:i + 2048])
-                               for i in range(0, x.shape[0], 2048)])
+        # blocks of at most 2048 points keep the (block, nodes, 2) differences small
+        block = max(1, min(2048, 2 ** 21 // self._t.size))
+        return np.concatenate([self._logpdf_block(x[i:i + block])
+                               for i in range(0, x.shape[0], block)])
 
     def _logpdf_block(self, x):
         s2 = self.noise ** 2
         out = []
         for arc in self._arcs(self._t):                            # arc: (m, 2)
-            d2 = (np.sum(x * x, 1)[:, None] - 2 * x @ arc.T
-                  + np.sum(arc * arc, 1)[None])                    # (n, m) squared distances
-            a = -0.5 * d2 / s2 + self._logw
-            top = a.max(1)
-            out.append(top + np.log(np.exp(a - top[:, None]).sum(1)))
+            with np.errstate(over="ignore"):                       # far out: d2 = inf
+                d2 = np.sum((x[:, None, :] - arc[None]) ** 2, axis=2)   # (n, m), no cancellation
+            out.append(_logsumexp_rows(-0.5 * d2 / s2 + self._logw))
         return np.logaddexp(*out) - np.log(2 * np.pi) - np.log(2 * np.pi * s2)
 
 
@@ -185,21 +214,27 @@ class GaussianMixture(Toy):
 
     def __init__(self, means=None, covs=None, weights=None):
         if means is None:
+            if covs is not None or weights is not None:
+                raise ValueError("means: expected means together with covs (and weights); "
+                                 "omit all three for the default mixture")
             means = [[-1.5, -1.0], [1.5, -0.5], [0.0, 1.5]]
             covs = [[[0.3, 0.15], [0.15, 0.3]], [[0.2, -0.1], [-0.1, 0.4]], [[0.5, 0.0], [0.0, 0.1]]]
             weights = [0.3, 0.3, 0.4]
-        self.means = np.asarray(means, dtype=float)
+        self.means = np.array(as_real(means, "means"))
         m = self.means.shape[0] if self.means.ndim else 0
+        if covs is None:
+            raise ValueError("covs: expected covariances of shape (m, 2, 2) with the means")
         if m < 1 or self.means.shape != (m, 2) or not np.all(np.isfinite(self.means)):
             raise ValueError(f"means: expected finite values of shape (m, 2), m >= 1, got "
                              f"{self.means!r}")
-        self.covs = np.asarray(covs, dtype=float)
-        if self.covs.shape != (m, 2, 2):
-            raise ValueError(f"covs: expected shape ({m}, 2, 2), got {self.covs.shape}")
+        self.covs = np.array(as_real(covs, "covs"))
+        if self.covs.shape != (m, 2, 2) or not np.all(np.isfinite(self.covs)):
+            raise ValueError(f"covs: expected finite values of shape ({m}, 2, 2), got shape "
+                             f"{self.covs.shape}")
         if not np.allclose(self.covs, np.swapaxes(self.covs, 1, 2)) or \
                 np.any(np.linalg.eigvalsh(self.covs) <= 0):
             raise ValueError("covs: expected symmetric positive definite matrices")
-        w = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
+        w = np.full(m, 1.0 / m) if weights is None else as_real(weights, "weights")
         if w.shape != (m,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
             raise ValueError(f"weights: expected {m} positive finite numbers, got {w}")
         self.weights = w / w.sum()
@@ -262,13 +297,13 @@ class Rings(Toy):
     name = "rings"
 
     def __init__(self, radii=(1.0, 2.0, 3.0), noise=0.1, weights=None):
-        self.radii = np.asarray(radii, dtype=float)
+        self.radii = np.array(as_real(radii, "radii"))
         if (self.radii.ndim != 1 or self.radii.size == 0 or np.any(self.radii <= 0)
                 or not np.all(np.isfinite(self.radii))):
             raise ValueError(f"radii: expected finite positive numbers, got {radii}")
         self.noise = _positive(noise, "noise")
         m = self.radii.size
-        w = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
+        w = np.full(m, 1.0 / m) if weights is None else as_real(weights, "weights")
         if w.shape != (m,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
             raise ValueError(f"weights: expected {m} positive finite numbers, got {weights}")
         self.weights = w / w.sum()
@@ -318,9 +353,8 @@ class Banana(Toy):
     bounds = ((-3.5, 3.5), (-2.0, 4.0))
 
     def __init__(self, a=1.0, b=0.6, sigma=0.3):
-        self.a, self.b, self.sigma = _positive(a, "a"), float(b), _positive(sigma, "sigma")
-        if not np.isfinite(self.b):
-            raise ValueError(f"b: expected a finite number, got {b!r}")
+        self.a, self.sigma = _positive(a, "a"), _positive(sigma, "sigma")
+        self.b = as_float(b, "b")
 
     def _rvs(self, size, rng):
         z = rng.standard_normal((size, 2))
@@ -358,8 +392,12 @@ class Funnel(Toy):
 
     def _logpdf(self, x):
         v, w = x[:, 0], x[:, 1]
-        return (-0.5 * (v / self.scale) ** 2 - np.log(self.scale)
-                - 0.5 * w ** 2 * np.exp(-v) - 0.5 * v - LOG_2PI)
+        # w^2 e^{-v} as exp(2 log|w| - v): exactly 0 at w = 0 for any v (never 0 * inf),
+        # +inf (log-density -inf) where the exact value is beyond float64
+        with np.errstate(divide="ignore", over="ignore"):
+            spread = np.exp(2.0 * np.log(np.abs(w)) - v)
+            return (-0.5 * (v / self.scale) ** 2 - np.log(self.scale)
+                    - 0.5 * spread - 0.5 * v - LOG_2PI)
 
     def _entropy(self):
         return 0.5 * np.log(2 * np.pi * np.e * self.scale ** 2) + 0.5 * np.log(2 * np.pi * np.e)
@@ -371,14 +409,14 @@ TOYS = {cls.name: cls for cls in (TwoMoons, EightGaussians, Checkerboard, Rings,
 
 def make_toy(name, **kwargs):
     """The toy called ``name`` (a key of :data:`TOYS`), built with ``kwargs``."""
-    if name not in TOYS:
+    if not isinstance(name, str) or name not in TOYS:
         raise ValueError(f"make_toy: unknown toy {name!r}; expected one of {sorted(TOYS)}")
     return TOYS[name](**kwargs)
 
 
 def _sampler(cls):
     def sample(n, random_state=None):
-        return cls().rvs(n, random_state)
+        return cls().rvs(_check_size(n, "n"), random_state)
     sample.__name__ = f"sample_{cls.name}"
     sample.__doc__ = (f"``n`` points of :class:`{cls.__name__}` with its default settings, "
                       "shape ``(n, 2)``.")

@@ -52,7 +52,8 @@ needs the implicit rule: the map is elementwise, and :math:`dx/du` is explicit.
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
-from nfref._validation import as_data, as_rng
+from nfref._validation import (as_choice, as_data, as_float, as_int, as_real, as_rng,
+                               check_dim)
 from nfref.numerics import solve_monotone
 from nfref.transform import Transform
 
@@ -79,22 +80,27 @@ class MarginalGaussianization(Transform):
     """
 
     def __init__(self, centers, bandwidth, weights=None):
-        centers = np.atleast_2d(np.asarray(centers, dtype=float))
+        # copies: the layer owns its mixtures (a caller editing its arrays changes nothing)
+        centers = np.array(np.atleast_2d(as_real(centers, "centers")), dtype=np.float64)
+        if centers.ndim != 2 or centers.size == 0:
+            raise ValueError(f"MarginalGaussianization: expected centers of shape (d, m), got "
+                             f"shape {centers.shape}")
         d, m = centers.shape
-        bandwidth = np.asarray(bandwidth, dtype=float)
+        bandwidth = as_real(bandwidth, "bandwidth")
         bandwidth = np.broadcast_to(bandwidth[:, None] if bandwidth.ndim == 1 else bandwidth,
                                     (d, m)).copy() if bandwidth.shape in ((d,), (d, m)) else None
         if bandwidth is None:
             raise ValueError(f"MarginalGaussianization: expected bandwidth of shape ({d},) or "
                              f"({d}, {m})")
-        weights = np.full((d, m), 1.0 / m) if weights is None else np.asarray(weights, float)
-        if weights.shape != (d, m) or not np.allclose(weights.sum(1), 1.0) or np.any(weights <= 0):
+        weights = np.full((d, m), 1.0 / m) if weights is None else as_real(weights, "weights")
+        if (weights.shape != (d, m) or not np.all(np.isfinite(weights))
+                or not np.allclose(weights.sum(1), 1.0) or np.any(weights <= 0)):
             raise ValueError(f"MarginalGaussianization: expected positive weights of shape "
                              f"({d}, {m}) whose rows sum to 1")
         if not (np.all(np.isfinite(centers)) and np.all(np.isfinite(bandwidth))
                 and np.all(bandwidth > 0)):
-            raise ValueError("MarginalGaussianization: expected finite centers and positive "
-                             "finite bandwidths")
+            raise ValueError("MarginalGaussianization: expected finite centers and a positive "
+                             "finite bandwidth")
         self.centers, self.bandwidth, self.log_weights = centers, bandwidth, np.log(weights)
         super().__init__(d)
 
@@ -106,10 +112,9 @@ class MarginalGaussianization(Transform):
         x = as_data(x)
         if x.shape[0] < 2:
             raise ValueError(f"MarginalGaussianization.fit: expected at least 2 points, got {x.shape[0]}")
-        if not 0 < defensive < 1:
-            raise ValueError(f"defensive: expected a weight in (0, 1), got {defensive}")
-        if isinstance(max_centers, bool) or int(max_centers) != max_centers or max_centers < 1:
-            raise ValueError(f"max_centers: expected a positive integer, got {max_centers!r}")
+        defensive = as_float(defensive, "defensive (a weight)", low=0.0, high=1.0,
+                             low_open=True, high_open=True)
+        max_centers = as_int(max_centers, "max_centers (a positive integer)", minimum=1)
         rng = as_rng(random_state)
         sd = np.maximum(x.std(0, ddof=1), 1e-12)
         mean = x.mean(0)
@@ -131,6 +136,8 @@ class MarginalGaussianization(Transform):
     @classmethod
     def random(cls, dim, random_state=None, m=12):
         """Random centers and bandwidths with equal weights, for the contract suite."""
+        dim = check_dim(dim)
+        m = as_int(m, "m (components per coordinate)", minimum=1)
         rng = as_rng(random_state)
         return cls(rng.normal(0, 1.5, (dim, m)), rng.uniform(0.3, 0.8, dim))
 
@@ -269,10 +276,9 @@ def fit_rbig(x, n_rounds=10, rotation="pca", max_centers=500, random_state=None)
     """
     from nfref.one_layer.linear import Linear
 
-    if rotation not in ("pca", "random"):
-        raise ValueError(f"fit_rbig: rotation must be 'pca' or 'random', got {rotation!r}")
-    if isinstance(n_rounds, bool) or int(n_rounds) != n_rounds or n_rounds < 1:
-        raise ValueError(f"fit_rbig: n_rounds: expected a positive integer, got {n_rounds!r}")
+    rotation = as_choice(rotation, "fit_rbig: rotation", ("pca", "random"))
+    n_rounds = as_int(n_rounds, "fit_rbig: n_rounds (a positive integer)", minimum=1)
+    max_centers = as_int(max_centers, "fit_rbig: max_centers (a positive integer)", minimum=1)
     x = as_data(x)
     rng = as_rng(random_state)
     d = x.shape[1]

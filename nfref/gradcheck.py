@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nfref._validation import as_rng
+from nfref._validation import as_callable, as_choice, as_float, as_int, as_real, as_rng
 
 __all__ = ["CheckResult", "relative_error", "numerical_gradient", "numerical_jacobian",
            "check_gradient", "check_jacobian", "check_logdet", "check_roundtrip",
@@ -40,6 +40,15 @@ __all__ = ["CheckResult", "relative_error", "numerical_gradient", "numerical_jac
 
 FLOOR = 1e-6
 STEP = 1e-4
+MODES = ("auto", "coordinates", "directions")
+
+
+def _step(h):
+    return as_float(h, "h (the finite-difference step)", low=0.0, low_open=True)
+
+
+def _bound(bound, name="bound"):
+    return as_float(bound, f"{name} (the largest error accepted)", low=0.0)
 
 
 @dataclass
@@ -105,12 +114,14 @@ def relative_error(a, b, floor=FLOOR, axis=None):
         When given, the error is computed for each slice ``a[i]`` along this axis and the
         largest is returned.
     """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = as_real(a, "a"), as_real(b, "b")
+    floor = as_float(floor, "floor", low=0.0, low_open=True)
     if a.shape != b.shape:
         raise ValueError(f"relative_error: shapes differ, {a.shape} and {b.shape}")
     if axis is None:
         num, den = np.linalg.norm(a - b), max(np.linalg.norm(a), np.linalg.norm(b), floor)
         return float(num / den)
+    axis = as_int(axis, "axis", minimum=-max(a.ndim, 1), maximum=max(a.ndim, 1) - 1)
     a, b = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
     a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
     num = np.linalg.norm(a - b, axis=1)
@@ -138,7 +149,9 @@ def numerical_gradient(fun, x, h=STEP):
     h : float
         The step.
     """
-    x = np.array(x, dtype=float)
+    fun = as_callable(fun, "fun")
+    h = _step(h)
+    x = np.array(as_real(x, "x"))
     grad = np.zeros_like(x)
     e = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -154,7 +167,11 @@ def numerical_jacobian(f, u, h=STEP):
     ``f`` maps ``(n, d_in) -> (n, d_out)`` and treats rows independently, so column ``j``
     of every point is perturbed at once: ``d_in`` stencils, whatever ``n``.
     """
-    u = np.array(u, dtype=float)
+    f = as_callable(f, "f")
+    h = _step(h)
+    u = np.array(as_real(u, "u"))
+    if u.ndim != 2:
+        raise ValueError(f"u: expected points of shape (n, d), got shape {u.shape}")
     n, d = u.shape
     cols = []
     for j in range(d):
@@ -187,17 +204,28 @@ def check_gradient(fun, grad, x, bound=1e-6, h=STEP, mode="auto", n_directions=6
     CheckResult
         ``details`` holds one relative error per array (per key for a dict).
     """
+    fun = as_callable(fun, "fun")
+    bound, h = _bound(bound), _step(h)
+    mode = as_choice(mode, "mode", MODES)
+    n_directions = as_int(n_directions, "n_directions", minimum=1)
     rng = as_rng(random_state)
     is_dict = isinstance(x, dict)
-    xs = {k: np.array(v, dtype=float) for k, v in (x.items() if is_dict else [("x", x)])}
+    xs = {k: np.array(as_real(v, f"x[{k!r}]" if is_dict else "x"))
+          for k, v in (x.items() if is_dict else [("x", x)])}
+    if is_dict and not isinstance(grad, dict):
+        raise ValueError(f"grad: expected a dict keyed like x, got {type(grad).__name__}")
     gs = grad if is_dict else {"x": grad}
+    missing = [k for k in xs if k not in gs]
+    if missing:
+        raise ValueError(f"grad: missing the key(s) {missing}; expected the keys of x, "
+                         f"{list(xs)}")
     details, numeric = {}, {}
     for k, xk in xs.items():
         def f_k(v, k=k):
             args = dict(xs)
             args[k] = v
             return fun(args if is_dict else args["x"])
-        gk = np.asarray(gs[k], dtype=float)
+        gk = as_real(gs[k], f"grad[{k!r}]" if is_dict else "grad")
         if gk.shape != xk.shape:
             raise ValueError(f"check_gradient: analytic gradient for {k!r} has shape {gk.shape}, "
                              f"expected {xk.shape}")
@@ -244,6 +272,12 @@ def check_param_gradient(loss, params, grads, bound=1e-6, h=STEP, mode="auto",
     CheckResult
         As :func:`check_gradient`, one error per key.
     """
+    loss = as_callable(loss, "loss")
+    if not isinstance(params, dict) or not all(isinstance(v, np.ndarray)
+                                               for v in params.values()):
+        raise ValueError("params: expected a dict of the live parameter arrays, got "
+                         f"{type(params).__name__}")
+
     def fun(p):
         saved = {k: v.copy() for k, v in params.items()}
         for k, v in p.items():
@@ -262,8 +296,12 @@ def check_jacobian(f, jacobian, u, bound=1e-6, h=STEP, name="jacobian"):
 
     The error is the largest per-point relative error.
     """
+    bound = _bound(bound)
     num = numerical_jacobian(f, u, h)
-    jac = np.asarray(jacobian, dtype=float)
+    jac = as_real(jacobian, "jacobian")
+    if jac.shape != num.shape:
+        raise ValueError(f"jacobian: expected shape {num.shape} (n, d_out, d_in), got "
+                         f"{jac.shape}")
     return CheckResult(name, relative_error(jac, num, axis=0), bound, analytic=jac, numeric=num)
 
 
@@ -271,6 +309,7 @@ def check_logdet(transform, u, bound=1e-10):
     """Forward log-determinant against ``slogdet`` of the explicit Jacobian, and the
     inverse log-determinant against minus the forward one (absolute errors).
     """
+    bound = _bound(bound)
     x, ld = transform.forward(u)
     _, ld_slog = np.linalg.slogdet(transform.jacobian(u))
     _, ld_inv = transform.inverse(x)
@@ -282,6 +321,7 @@ def check_logdet(transform, u, bound=1e-10):
 
 def check_roundtrip(transform, u, bound=1e-10):
     """``inverse(forward(u)) == u`` and ``forward(inverse(x)) == x`` (largest absolute error)."""
+    bound = _bound(bound)
     x, _ = transform.forward(u)
     u2, _ = transform.inverse(x)
     x2, _ = transform.forward(u2)
@@ -318,17 +358,19 @@ def check_vjp(transform, u, direction="forward", bound=1e-6, h=STEP, random_stat
         and ``"pullback reused"``, the largest change of the pullback's result between its
         two calls.
     """
+    direction = as_choice(direction, "check_vjp: direction", ("forward", "inverse"))
+    mode = as_choice(mode, "check_vjp: mode", MODES)
+    bound, h = _bound(bound), _step(h)
+    n_directions = as_int(n_directions, "n_directions", minimum=1)
     rng = as_rng(random_state)
     if direction == "forward":
-        apply, run, point = transform.forward, transform.forward_and_vjp, np.array(u, dtype=float)
-    elif direction == "inverse":
+        apply, run = transform.forward, transform.forward_and_vjp
+        point = np.array(as_real(u, "u"))
+    else:
         apply, run = transform.inverse, transform.inverse_and_vjp
         point = transform.forward(u)[0]
-    else:
-        raise ValueError(f"check_vjp: direction must be 'forward' or 'inverse', got {direction!r}")
-    if mode not in ("auto", "coordinates", "directions"):
-        raise ValueError(f"check_vjp: mode must be 'auto', 'coordinates' or 'directions', "
-                         f"got {mode!r}")
+    if point.ndim != 2:
+        raise ValueError(f"u: expected points of shape (n, d), got shape {point.shape}")
     n, d = point.shape
     g, gl = rng.standard_normal((n, d)), rng.standard_normal(n)
     _, _, pullback = run(point)
@@ -386,6 +428,7 @@ CONTRACT = {
 def check_transform(transform, u, roundtrip_bound=1e-10):
     """Run the contract's checks (:data:`CONTRACT`, all but the density's) on one transform at
     base points ``u``; returns a list of :class:`CheckResult`."""
+    roundtrip_bound = _bound(roundtrip_bound, "roundtrip_bound")
     b = {k: v[0] for k, v in CONTRACT.items()}
     return [
         check_roundtrip(transform, u, roundtrip_bound),
@@ -406,17 +449,37 @@ def integrate_density(logpdf, lo, hi, n_grid=None):
         ``logpdf(x) -> (n,)`` for ``x`` of shape ``(n, d)``.
     lo, hi : array_like, shape (d,)
     n_grid : int, optional
-        Points per axis (default 20001 for d = 1, 401 for d = 2).
+        Points per axis, at least 2 (default 20001 for d = 1, 401 for d = 2).
+
+    Raises
+    ------
+    ValueError
+        For ``lo`` and ``hi`` that are not finite vectors of the same length 1 or 2 with
+        ``lo < hi`` in every coordinate, or a ``logpdf`` that does not return one value per
+        point, each finite or ``-inf``.
     """
-    lo, hi = np.atleast_1d(lo).astype(float), np.atleast_1d(hi).astype(float)
+    logpdf = as_callable(logpdf, "logpdf")
+    lo, hi = np.atleast_1d(as_real(lo, "lo")), np.atleast_1d(as_real(hi, "hi"))
+    if lo.ndim != 1 or lo.shape != hi.shape:
+        raise ValueError(f"integrate_density: expected lo and hi of the same shape (d,), got "
+                         f"{lo.shape} and {hi.shape}")
     d = lo.size
     if d not in (1, 2):
         raise ValueError(f"integrate_density: quadrature is for d = 1 or 2, got d = {d}")
-    n_grid = n_grid or (20001 if d == 1 else 401)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo < hi)):
+        raise ValueError(f"integrate_density: expected finite lo < hi in every coordinate, got "
+                         f"lo = {lo.tolist()}, hi = {hi.tolist()}")
+    n_grid = (20001 if d == 1 else 401) if n_grid is None else as_int(n_grid, "n_grid",
+                                                                        minimum=2)
     axes = [np.linspace(lo[i], hi[i], n_grid) for i in range(d)]
     mesh = np.meshgrid(*axes, indexing="ij")
     pts = np.stack([m.ravel() for m in mesh], axis=1)              # (n_grid**d, d)
-    dens = np.exp(logpdf(pts)).reshape((n_grid,) * d)
+    lp = as_real(logpdf(pts), "logpdf(points)")
+    if lp.shape != (pts.shape[0],) or np.any(np.isnan(lp)) or np.any(lp == np.inf):
+        raise ValueError(f"logpdf: expected one value per point, finite or -inf, shape "
+                         f"({pts.shape[0]},), got shape {lp.shape} with "
+                         f"{int(np.sum(np.isnan(lp) | (lp == np.inf)))} NaN or +inf values")
+    dens = np.exp(lp).reshape((n_grid,) * d)
     for i in reversed(range(d)):
         dens = np.trapezoid(dens, axes[i], axis=i)
     return float(dens)
@@ -439,14 +502,19 @@ def check_normalization(logpdf, forward, base="normal", dim=1, bound=1e-3, n_gri
     base : {"normal", "uniform"}
     dim : int
     """
+    base = as_choice(base, "check_normalization: base", ("normal", "uniform"))
+    dim = as_int(dim, "dim (1 or 2)", minimum=1, maximum=2)
+    bound = _bound(bound)
+    forward = as_callable(forward, "forward")
     if base == "normal":
         g = np.linspace(-8, 8, 161)
-    elif base == "uniform":
-        g = np.concatenate([[1e-12], np.linspace(0, 1, 161)[1:-1], [1 - 1e-12]])
     else:
-        raise ValueError(f"check_normalization: base must be 'normal' or 'uniform', got {base!r}")
+        g = np.concatenate([[1e-12], np.linspace(0, 1, 161)[1:-1], [1 - 1e-12]])
     mesh = np.meshgrid(*([g] * dim), indexing="ij")
-    image = forward(np.stack([m.ravel() for m in mesh], axis=1))
+    image = as_real(forward(np.stack([m.ravel() for m in mesh], axis=1)), "forward(points)")
+    if image.shape != (g.size ** dim, dim) or not np.all(np.isfinite(image)):
+        raise ValueError(f"forward: expected finite points of shape ({g.size ** dim}, {dim}), "
+                         f"got shape {image.shape}")
     lo, hi = image.min(0), image.max(0)
     pad = 0.1 * (hi - lo)
     total = integrate_density(logpdf, lo - pad, hi + pad, n_grid)

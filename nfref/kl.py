@@ -1,6 +1,8 @@
 r"""Forward and reverse KL divergences of a flow, their duality, and flow-based VI.
 
-Notes 001 ("likelihood ascent", "reverse KL and duality") and notes 002 (the flow ELBO).
+Notes 001 ("likelihood ascent", and its "reverse KL and duality", which is the base-space
+divergence described below, not the variational objective of :func:`reverse_kl_and_grad`) and
+notes 002 (the flow ELBO).
 
 Forward KL (fitting to samples of a target :math:`p^*`):
 
@@ -9,7 +11,8 @@ Forward KL (fitting to samples of a target :math:`p^*`):
 so minimizing it is maximum likelihood; its gradient is :meth:`nfref.distributions.Flow.nll_and_grad`.
 
 Reverse KL (fitting to an unnormalized log-density :math:`\log \tilde p^*`, as in variational
-inference): with :math:`u \sim p_U`, :math:`x = \phi(u;\theta)` and
+inference; the reverse KL of Papamakarios et al., 2021, "Normalizing flows for probabilistic
+modeling and inference", JMLR 22, sec. 2.3): with :math:`u \sim p_U`, :math:`x = \phi(u;\theta)` and
 :math:`\log q(x) = \log p_U(u) - \log|\det J_\phi(u)|`,
 
 .. math:: \mathcal L(\theta) = E_{u}\big[\log p_U(u) - \log|\det J_\phi(u)| - \log\tilde p^*(\phi(u))\big]
@@ -21,6 +24,11 @@ A :class:`~nfref.distributions.DiagonalNormal` base is reparameterized as
 :math:`u = \mu + e^{s}\varepsilon`; then :math:`E[\log p_U(u)] = -\sum_i s_i - \tfrac d2(1 + \log 2\pi)`
 does not depend on :math:`\mu`, and the path through ``u`` adds
 :math:`\nabla_\mu = \sum_n g_{u,n}` and :math:`\nabla_s = \sum_n g_{u,n}\odot e^{s}\varepsilon_n - n\cdot\tfrac1n`.
+
+The objective here is :math:`D_{KL}(q \,\|\, p^*)` in the data space. Notes 001's
+"reverse KL" is a different quantity, :math:`D_{KL}(p^*_z \,\|\, p_z)` in the base space
+(the target pulled back by the flow against the base), which by the duality below equals the
+*forward* KL :math:`D_{KL}(p^* \,\|\, p_X)`.
 
 Duality (notes 001): for any bijection :math:`T`,
 :math:`D_{KL}(p^* \,\|\, T_* p_z) = D_{KL}(T^{-1}_* p^* \,\|\, p_z)`; in fact the integrands agree
@@ -36,8 +44,8 @@ Flow ELBO (notes 002, with the sign made right): with :math:`z_L = f_L\circ\cdot
 
 import numpy as np
 
-from nfref._validation import as_batch, as_rng, as_vector, check_dim
-from nfref.distributions import DiagonalNormal, StandardNormal, UniformCube
+from nfref._validation import as_batch, as_callable, as_int, as_real, as_rng, as_vector
+from nfref.distributions import DiagonalNormal, Flow, StandardNormal, UniformCube
 
 __all__ = ["forward_kl", "reverse_kl_and_grad", "gaussian_kl", "elbo"]
 
@@ -54,14 +62,35 @@ def forward_kl(flow, x, target_logpdf):
         Samples of the target.
     target_logpdf : callable
         The target's normalized log-density, ``(n, d) -> (n,)``.
+
+    Raises
+    ------
+    ValueError
+        If some sample has zero model density (``flow.logpdf = -inf``: the estimate would be
+        ``+inf``), naming the rows, or if ``target_logpdf`` does not return ``n`` finite values.
     """
+    _check_flow(flow, "forward_kl")
+    target_logpdf = as_callable(target_logpdf, "target_logpdf")
     log_q = flow.logpdf(x)                          # checks x: (n, d), finite
-    lt = as_vector(target_logpdf(x), log_q.shape[0], "target_logpdf(x)")
+    off = np.flatnonzero(np.isneginf(log_q))
+    if off.size:
+        shown = ", ".join(str(int(i)) for i in off[:5]) + (" ..." if off.size > 5 else "")
+        raise ValueError(f"forward_kl: {off.size} of {log_q.size} samples lie outside the "
+                         f"model's support (flow.logpdf = -inf), rows [{shown}]; the forward "
+                         "KL is +inf; expected samples where the model's density is positive")
+    lt = as_vector(target_logpdf(np.asarray(x, dtype=float)), log_q.shape[0],
+                   "target_logpdf(x)")
     return float(np.mean(lt - log_q))
+
+
+def _check_flow(flow, where):
+    if not isinstance(flow, Flow):
+        raise ValueError(f"{where}: expected flow to be a Flow, got {type(flow).__name__}")
 
 
 def _sample_base(base, n, rng):
     """Base draws, and the standardized noise when the base is reparameterized."""
+    base._check_params()                     # e.g. a log-scale written in place beyond float64
     if isinstance(base, DiagonalNormal):
         eps = rng.standard_normal((n, base.dim))
         return base.params["loc"] + np.exp(base.params["log_scale"]) * eps, eps
@@ -94,11 +123,14 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
     grads : dict
         Keyed like ``flow.params``.
     """
+    _check_flow(flow, "reverse_kl_and_grad")
+    log_target = as_callable(log_target, "log_target")
+    grad_log_target = as_callable(grad_log_target, "grad_log_target")
     n = _sample_size(n)
     rng = as_rng(random_state)
     u, eps = _sample_base(flow.base, n, rng)
     x, logdet, pullback = flow.transform.forward_and_vjp(u)        # one forward pass
-    lt = np.asarray(log_target(x), dtype=float)
+    lt = as_real(log_target(x), "log_target(x)")
     if lt.shape != (n,) or not np.all(np.isfinite(lt)):
         raise ValueError(f"log_target: expected {n} finite values, got shape {lt.shape}")
     loss = float(np.mean(flow.base.logpdf(u) - logdet - lt))
@@ -119,17 +151,14 @@ def reverse_kl_and_grad(flow, log_target, grad_log_target, n=256, random_state=N
 
 def _sample_size(n):
     """``n`` as a positive int (an empty sample would give a NaN mean)."""
-    try:
-        return check_dim(n)
-    except (TypeError, ValueError):
-        raise ValueError(f"n: expected a positive integer sample size, got {n!r}") from None
+    return as_int(n, "n (a positive integer sample size)", minimum=1)
 
 
 def gaussian_kl(m0, S0, m1, S1):
     r"""Closed-form :math:`D_{KL}(N(m_0, S_0)\,\|\,N(m_1, S_1))`
     :math:`= \tfrac12[\operatorname{tr}(S_1^{-1}S_0) + (m_1-m_0)^\top S_1^{-1}(m_1-m_0) - d + \log\det S_1 - \log\det S_0]`."""
-    m0, m1 = np.atleast_1d(np.asarray(m0, float)), np.atleast_1d(np.asarray(m1, float))
-    S0, S1 = np.atleast_2d(S0).astype(float), np.atleast_2d(S1).astype(float)
+    m0, m1 = np.atleast_1d(as_real(m0, "m0")), np.atleast_1d(as_real(m1, "m1"))
+    S0, S1 = np.atleast_2d(as_real(S0, "S0")), np.atleast_2d(as_real(S1, "S1"))
     d = m0.size
     for name, v, shape in (("m0", m0, (d,)), ("m1", m1, (d,)), ("S0", S0, (d, d)),
                            ("S1", S1, (d, d))):
@@ -150,8 +179,10 @@ def elbo(flow, log_joint, n=256, random_state=None, sign=+1):
     ``sign=+1`` is the correct form; ``sign=-1`` reproduces the formula as printed in
     notes 002, for comparison.
     """
+    _check_flow(flow, "elbo")
+    log_joint = as_callable(log_joint, "log_joint")
     n = _sample_size(n)
-    if sign not in (1, -1):
+    if isinstance(sign, (bool, np.bool_)) or sign not in (1, -1):
         raise ValueError(f"sign: expected +1 (correct) or -1 (as printed), got {sign!r}")
     rng = as_rng(random_state)
     u, _ = _sample_base(flow.base, n, rng)

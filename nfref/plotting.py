@@ -19,7 +19,7 @@ matplotlib is imported when a function is called, not when the module is importe
 
 import numpy as np
 
-from nfref._validation import as_batch
+from nfref._validation import as_batch, as_choice, as_float, as_int, as_real, check_finite
 
 __all__ = ["plot_density", "plot_samples", "plot_warped_grid", "plot_layers",
            "plot_training_curve", "density_grid"]
@@ -33,7 +33,7 @@ def _axes(ax, figsize=(4, 4)):
 
 
 def _bounds(bounds):
-    b = np.asarray(bounds, dtype=float)
+    b = as_real(bounds, "bounds")
     if b.shape != (2, 2) or not np.all(np.isfinite(b)) or np.any(b[:, 1] <= b[:, 0]):
         raise ValueError("bounds: expected ((x_lo, x_hi), (y_lo, y_hi)) with lo < hi, "
                          f"got {bounds!r}")
@@ -50,13 +50,14 @@ def density_grid(logpdf, bounds=((-3, 3), (-3, 3)), grid=200):
         ``dens[i, j]`` is the density at ``(xs[j], ys[i])`` (rows are y, as ``imshow`` wants);
         points where ``logpdf`` is ``-inf`` have density 0.
     """
+    if not callable(logpdf):
+        raise ValueError(f"logpdf: expected a callable (n, 2) -> (n,), got "
+                         f"{type(logpdf).__name__}")
     b = _bounds(bounds)
-    grid = int(grid)
-    if grid < 2:
-        raise ValueError(f"grid: expected at least 2 points per axis, got {grid}")
+    grid = as_int(grid, "grid (points per axis)", minimum=2)
     xs, ys = np.linspace(*b[0], grid), np.linspace(*b[1], grid)
     X, Y = np.meshgrid(xs, ys)                                    # (grid, grid), rows are y
-    lp = np.asarray(logpdf(np.stack([X.ravel(), Y.ravel()], 1)), dtype=float)
+    lp = as_real(logpdf(np.stack([X.ravel(), Y.ravel()], 1)), "logpdf(points)")
     if lp.shape != (grid * grid,) or np.any(np.isnan(lp)) or np.any(lp == np.inf):
         raise ValueError("logpdf: expected a finite or -inf value per grid point, got "
                          f"shape {lp.shape} with {int(np.sum(~np.isfinite(lp) & (lp != -np.inf)))}"
@@ -85,8 +86,8 @@ def plot_density(logpdf, ax=None, bounds=((-3, 3), (-3, 3)), grid=200, kind="hea
     -------
     ax
     """
-    if kind not in ("heat", "contour"):
-        raise ValueError(f"kind: expected 'heat' or 'contour', got {kind!r}")
+    kind = as_choice(kind, "kind", ("heat", "contour"))
+    levels = as_int(levels, "levels", minimum=1)
     ax = _axes(ax)
     xs, ys, dens = density_grid(logpdf, bounds, grid)
     if kind == "heat":
@@ -142,11 +143,9 @@ def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, 
     if getattr(transform, "dim", None) != 2:
         raise ValueError("plot_warped_grid: expected a transform of dimension 2, got "
                          f"{getattr(transform, 'dim', None)!r}")
-    if direction not in ("forward", "inverse"):
-        raise ValueError(f"direction: expected 'forward' or 'inverse', got {direction!r}")
-    for value, name in ((n_lines, "n_lines"), (n_points, "n_points")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
-            raise ValueError(f"{name}: expected an integer of at least 2, got {value!r}")
+    direction = as_choice(direction, "direction", ("forward", "inverse"))
+    n_lines = as_int(n_lines, "n_lines", minimum=2)
+    n_points = as_int(n_points, "n_points", minimum=2)
     b = _bounds(bounds)
     ax = _axes(ax)
     t = np.linspace(0.0, 1.0, n_points)
@@ -172,6 +171,10 @@ def _flow_parts(flow, base):
     base = getattr(flow, "base", base)
     if base is None:
         raise ValueError("plot_layers: expected a Flow, or a chain together with base=...")
+    from nfref.distributions import Distribution
+    if not isinstance(base, Distribution):
+        raise ValueError(f"plot_layers: expected base to be a Distribution, got "
+                         f"{type(base).__name__}")
     layers = transform.layers if isinstance(transform, Chain) else [transform]
     return base, Chain(layers)
 
@@ -214,12 +217,19 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
     if base.dim != 2:
         raise ValueError(f"plot_layers: expected a 2-D flow, got dimension {base.dim}")
     K = len(chain)
+    grid = as_int(grid, "grid (points per axis)", minimum=2)
+    n_samples = as_int(n_samples, "n_samples", minimum=1)
+    panel_size = as_float(panel_size, "panel_size", low=0.0, low_open=True)
     if ks is None:
         n_panels = min(K + 1, 9) if axes is None else min(K + 1, np.size(axes))
         ks = sorted(set(np.linspace(0, K, n_panels).round().astype(int)))
-    ks = [int(k) for k in ks]
-    if any(k < 0 or k > K for k in ks):
-        raise ValueError(f"ks: expected layer indices between 0 and K = {K}, got {ks}")
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise ValueError(f"ks: expected a sequence of layer indices between 0 and K = {K}, "
+                         f"got {ks!r}")
+    ks = [as_int(k, f"ks: layer index (expected between 0 and K = {K})", minimum=0, maximum=K)
+          for k in ks]
+    if not ks:
+        raise ValueError(f"ks: expected at least one layer index between 0 and K = {K}")
     if axes is None:
         import matplotlib.pyplot as plt
         _, axes = plt.subplots(1, len(ks), figsize=(panel_size * len(ks), panel_size),
@@ -270,9 +280,12 @@ def plot_training_curve(history, entropy=None, ax=None, test=None, label="train 
     -------
     ax
     """
-    h = np.asarray(history, dtype=float)
+    h = as_real(history, "history")
     if h.ndim != 1 or h.size == 0:
         raise ValueError(f"history: expected a non-empty 1-D array, got shape {h.shape}")
+    check_finite(h, "history")
+    if entropy is not None:
+        entropy = as_float(entropy, "entropy")
     if logy and entropy is None:
         raise ValueError("plot_training_curve: logy=True needs the entropy")
     ax = _axes(ax, figsize=(5, 3.2))
@@ -280,14 +293,62 @@ def plot_training_curve(history, entropy=None, ax=None, test=None, label="train 
     steps = np.arange(1, h.size + 1)
     ax.plot(steps, h - shift, lw=1, label=label if not logy else f"{label} - H(p)")
     if test is not None:
-        ts, tv = test
-        ax.plot(ts, np.asarray(tv) - shift, "o-", ms=3, label="test NLL" + (" - H(p)" if logy else ""))
+        if isinstance(test, (str, bytes)) or not hasattr(test, "__len__") or len(test) != 2:
+            raise ValueError("test: expected a pair (steps, values) of equal length")
+        ts, tv = as_real(test[0], "test steps"), as_real(test[1], "test values")
+        if ts.ndim != 1 or ts.shape != tv.shape:
+            raise ValueError(f"test: expected steps and values of the same shape (m,), got "
+                             f"{ts.shape} and {tv.shape}")
+        ax.plot(ts, tv - shift, "o-", ms=3, label="test NLL" + (" - H(p)" if logy else ""))
     if entropy is not None and not logy:
         ax.axhline(entropy, color="k", ls="--", lw=1, label=f"entropy H(p) = {entropy:.3f}")
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("nats")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_history(history, ax=None, offset=0.0, logy=False, title=None):
+    """Training and validation loss against the step, from a fit's history.
+
+    Parameters
+    ----------
+    history : nfref.train.History or array_like, shape (m, 4)
+        The rows step, training loss, validation loss, seconds (``History.as_array()``, as
+        saved with a fit); validation values that are NaN (no validation set) are not drawn.
+    ax : matplotlib Axes, optional
+    offset : float
+        Subtracted from both losses (e.g. the target's entropy, to draw the KL gap).
+    logy : bool
+        Logarithmic loss axis (needs positive values after the offset).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    rows = history.as_array() if hasattr(history, "as_array") else history
+    rows = as_real(rows, "history")
+    if rows.ndim != 2 or rows.shape[1] != 4 or rows.shape[0] == 0:
+        raise ValueError(f"history: expected rows (step, train loss, validation loss, seconds) "
+                         f"of shape (m, 4), m >= 1, got shape {rows.shape}")
+    offset = as_float(offset, "offset")
+    step, tr, va = rows[:, 0], rows[:, 1] - offset, rows[:, 2] - offset
+    if logy and (np.any(tr <= 0) or np.any(va[np.isfinite(va)] <= 0)):
+        raise ValueError("plot_history: logy=True needs losses above the offset")
+    ax = _axes(ax, figsize=(5, 3.2))
+    ax.plot(step, tr, lw=1, label="training loss")
+    keep = np.isfinite(va)
+    if keep.any():
+        ax.plot(step[keep], va[keep], "o-", ms=2, lw=1, label="validation loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("nats" if offset == 0 else "nats above the offset")
     ax.legend(fontsize="small")
     if title:
         ax.set_title(title)

@@ -48,7 +48,7 @@ by ``_transpose_solver(u)``, and two forward pullbacks), and ``numerical_inverse
 
 import numpy as np
 
-from nfref._validation import (as_batch, as_vector, check_dim, check_finite,
+from nfref._validation import (as_batch, as_real, as_vector, check_dim, check_finite,
                                check_finite_result)
 from nfref.numerics import implicit_inverse_pullback
 
@@ -102,7 +102,8 @@ class Transform:
     def __init__(self, dim, params=None, copy=True):
         self.dim = check_dim(dim)
         params = params or {}
-        self.params = ({k: np.array(v, dtype=np.float64) for k, v in params.items()} if copy
+        self.params = ({k: np.array(as_real(v, f"{type(self).__name__} parameter {k!r}"),
+                                    dtype=np.float64) for k, v in params.items()} if copy
                        else dict(params))
         self._check_params()
 
@@ -231,12 +232,15 @@ class Transform:
         Everything is checked before anything is written: on a ``ValueError`` the
         parameters are as they were.
         """
+        if not isinstance(params, dict):
+            raise ValueError(f"set_params: expected a dict of parameter arrays, got "
+                             f"{type(params).__name__}")
         new = {}
         for k, v in params.items():
             if k not in self.params:
                 raise ValueError(f"set_params: unknown parameter {k!r}; expected one of "
                                  f"{sorted(self.params)}")
-            v = np.asarray(v, dtype=np.float64)
+            v = as_real(v, f"set_params: parameter {k!r}")
             if v.shape != self.params[k].shape:
                 raise ValueError(f"set_params: parameter {k!r} expected shape "
                                  f"{self.params[k].shape}, got {v.shape}")
@@ -345,18 +349,25 @@ class Transform:
 # ---------------------------------------------------------------------- parameter helpers
 def flatten_params(params):
     """Concatenate a parameter dict into one float64 vector (in the dict's key order)."""
+    if not isinstance(params, dict):
+        raise ValueError(f"flatten_params: expected a dict of arrays, got {type(params).__name__}")
     if not params:
         return np.zeros(0)
-    return np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in params.values()])
+    return np.concatenate([as_real(v, f"flatten_params: {k!r}").ravel()
+                           for k, v in params.items()])
 
 
 def unflatten_params(vector, like):
     """Split ``vector`` into a dict with the keys and shapes of ``like``."""
-    vector = np.asarray(vector, dtype=np.float64)
+    if not isinstance(like, dict):
+        raise ValueError(f"unflatten_params: expected like to be a dict of arrays, got "
+                         f"{type(like).__name__}")
+    vector = as_real(vector, "unflatten_params: vector")
     total = sum(np.size(v) for v in like.values())
     if vector.shape != (total,):
         raise ValueError(f"unflatten_params: expected a vector of shape ({total},), "
                          f"got {vector.shape}")
+    check_finite(vector, "unflatten_params: vector")
     out, i = {}, 0
     for k, v in like.items():
         size = np.size(v)

@@ -146,3 +146,63 @@ def test_closed_form_entropy_against_monte_carlo(name):
     lp = toy.logpdf(toy.rvs(100_000, random_state=5))
     mc, mc_se = -lp.mean(), lp.std() / np.sqrt(lp.size)
     assert abs(mc - exact) <= 5 * mc_se + 1e-12
+
+
+# ---------------------------------------------------------------- far out, tiny noise, small n
+def test_far_points_give_minus_inf_never_nan():
+    # the exact values are below -1e308: the density rounds to 0, its log to -inf
+    lp = TwoMoons().logpdf([[1e155, 0.0], [0.0, -1e200], [0.5, 0.25]])
+    assert lp[0] == -np.inf and lp[1] == -np.inf and np.isfinite(lp[2])
+    assert TwoMoons().pdf([[1e155, 0.0]])[0] == 0.0
+    lf = Funnel().logpdf([[-1000.0, 0.0], [-1000.0, 1.0], [1000.0, 1e300]])
+    scale = 1.5                              # at x2 = 0 the neck term vanishes: an exact value
+    expected = -0.5 * (1000.0 / scale) ** 2 - np.log(scale) + 500.0 - np.log(2 * np.pi)
+    assert lf[0] == pytest.approx(expected, rel=1e-15)
+    assert lf[1] == -np.inf and np.isfinite(lf[2])
+
+
+def test_two_moons_far_value_keeps_its_relative_accuracy():
+    # at |x| = 1e8 the distance to every node is |x| to 1e-8 relative; the expansion
+    # |x|^2 - 2 x.c + |c|^2 lost the digits of the cross term
+    x = np.array([[1e8, 0.0]])
+    lp = TwoMoons(noise=0.5).logpdf(x)[0]
+    # nearest point of the lower arc is (2, 0.5) (t = pi): distance^2 ~ (1e8 - 2)^2
+    lead = -0.5 * (1e8 - 2.0) ** 2 / 0.25
+    assert abs(lp - lead) < 1e-6 * abs(lead)
+
+
+def test_tiny_noise_is_refused_and_small_noise_is_linear_cost():
+    with pytest.raises(ValueError, match="noise"):
+        TwoMoons(noise=1e-7)
+    with pytest.raises(ValueError, match="n_nodes"):
+        TwoMoons(n_nodes=10 ** 7)
+    toy = TwoMoons(noise=0.005)                                     # 3000 nodes, composite
+    assert toy._t.size == 3008
+    x = toy.rvs(200, random_state=0)
+    np.testing.assert_allclose(toy.logpdf(x), TwoMoons(noise=0.005, n_nodes=6000).logpdf(x),
+                               rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 0, -1, 2.5, None, np.nan, [5], True])
+def test_entropy_needs_at_least_two_samples(n):
+    with pytest.raises(ValueError, match="n"):
+        TwoMoons().entropy(n=n)
+
+
+@pytest.mark.parametrize("size", [None, np.inf, np.nan, 2.5, [2], True, -1, "3"])
+def test_every_wrong_size_is_refused(size):
+    with pytest.raises(ValueError, match="size"):
+        Banana().rvs(size)
+    with pytest.raises(ValueError, match="n"):
+        sample_two_moons(size)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Banana(a="1"), lambda: Banana(b=1j), lambda: Funnel(scale=None),
+    lambda: Rings(radii=[1j]), lambda: GaussianMixture([[0.0, 1j]], [np.eye(2)]),
+    lambda: GaussianMixture([[0.0, 0.0]], [np.eye(2) * np.nan]), lambda: make_toy(["rings"]),
+    lambda: TwoMoons(noise=True), lambda: TwoMoons(n_nodes=64.5),
+])
+def test_complex_strings_and_wrong_types_are_refused(make):
+    with pytest.raises(ValueError):
+        make()

@@ -86,3 +86,41 @@ def test_bad_fit_arguments_are_refused():
                          (dict(max_centers=0), "max_centers")):
         with pytest.raises(ValueError, match=word):
             fit_rbig(np.random.default_rng(0).normal(size=(20, 2)), **kwargs)
+
+
+def test_the_layer_owns_copies_of_its_mixtures():
+    centers, bandwidth = np.array([[0.0, 1.0, 2.0]]), np.array([0.5])
+    weights = np.array([[0.2, 0.3, 0.5]])
+    mg = MarginalGaussianization(centers, bandwidth, weights)
+    u = np.array([[0.3], [-1.2]])
+    before = mg.forward(u)
+    centers[...] = 1e6                                              # the caller's arrays
+    bandwidth[...] = -1.0
+    weights[...] = 7.0
+    after = mg.forward(u)
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(max_centers=2.5), "max_centers"), (dict(max_centers=None), "max_centers"),
+    (dict(max_centers=True), "max_centers"), (dict(n_rounds=np.nan), "n_rounds"),
+    (dict(n_rounds=[2]), "n_rounds"), (dict(rotation=["pca"]), "rotation"),
+    (dict(random_state=True), "random_state"),
+])
+def test_fit_rbig_refuses_every_wrong_kind_of_setting(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        fit_rbig(np.random.default_rng(0).normal(size=(20, 2)), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(centers=[[0.0, 1j]], bandwidth=[1.0]), "centers"),
+    (dict(centers=np.zeros((1, 2, 2)), bandwidth=[1.0]), "centers"),
+    (dict(centers=[[0.0, 1.0]], bandwidth=["a"]), "bandwidth"),
+    (dict(centers=[[0.0, 1.0]], bandwidth=[1.0], weights=[[0.5, np.nan]]), "weights"),
+])
+def test_construction_refuses_complex_and_malformed_arrays(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        MarginalGaussianization(**kwargs)
+    with pytest.raises(ValueError, match="defensive"):
+        MarginalGaussianization.fit(np.random.default_rng(0).normal(size=(20, 1)), defensive=1.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nfref.gradcheck import (check_gradient, check_jacobian, check_logdet, check_roundtrip,
-                             check_vjp, numerical_gradient, relative_error)
+                             check_vjp, integrate_density, numerical_gradient, relative_error)
 from nfref.one_layer.linear import ElementwiseAffine
 
 
@@ -136,3 +136,39 @@ def test_param_gradient_check_restores_the_parameters(rng):
         np.testing.assert_array_equal(v, before[k])
     grads["transform.shift"] = grads["transform.shift"] * 1.01
     assert not check_param_gradient(lambda: flow.nll_and_grad(x)[0], flow.params, grads).passed
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(mode="bogus"), "mode"), (dict(mode=None), "mode"), (dict(h=np.nan), "h"),
+    (dict(h=0.0), "h"), (dict(h=-1e-4), "h"), (dict(h="1e-4"), "h"),
+    (dict(bound=np.nan), "bound"), (dict(n_directions=2.5), "n_directions"),
+    (dict(n_directions=0), "n_directions"),
+])
+def test_check_gradient_refuses_bad_options(kwargs, word):
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match=word):
+        check_gradient(lambda v: float(v @ v), 2 * x, x, **kwargs)
+
+
+def test_check_gradient_names_a_missing_or_misshapen_gradient():
+    x = {"a": np.ones(2), "b": np.ones(3)}
+    with pytest.raises(ValueError, match=r"missing the key\(s\) \['b'\]"):
+        check_gradient(lambda p: float(p["a"].sum() + p["b"].sum()), {"a": np.ones(2)}, x)
+    with pytest.raises(ValueError, match="complex"):
+        check_gradient(lambda v: float(v.sum()), np.ones(2), np.ones(2) + 1j)
+
+
+@pytest.mark.parametrize("lo, hi", [(1.0, -1.0), (0.0, 0.0), ([0.0, 1.0], [1.0, 0.5]),
+                                    (-np.inf, 1.0), ([0.0], [1.0, 2.0]), (1j, 2.0)])
+def test_integrate_density_refuses_an_empty_or_reversed_box(lo, hi):
+    with pytest.raises(ValueError, match="lo|hi"):
+        integrate_density(lambda x: np.zeros(len(x)), lo, hi, n_grid=11)
+
+
+def test_integrate_density_checks_its_grid_and_the_log_density():
+    with pytest.raises(ValueError, match="n_grid"):
+        integrate_density(lambda x: np.zeros(len(x)), 0.0, 1.0, n_grid=2.5)
+    with pytest.raises(ValueError, match="NaN"):
+        integrate_density(lambda x: np.full(len(x), np.nan), 0.0, 1.0, n_grid=11)
+    assert integrate_density(lambda x: np.zeros(len(x)), -1.0, 1.0, n_grid=11) == \
+        pytest.approx(2.0, rel=1e-15)

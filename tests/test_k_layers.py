@@ -254,3 +254,15 @@ def test_every_layer_type_in_one_chain(rng):
             f(0.0)                                        # restore the parameters
             ana.append(np.sum(g_in * dv) + np.sum(flat * dp))
         assert relative_error(np.array(ana), np.array(num)) <= 1e-6
+
+
+def test_passes_refuse_complex_points_and_change_nothing(rng):
+    chain = Chain([ElementwiseAffine.random(2, rng), PLULinear.random(2, rng)])
+    before = {k: v.copy() for k, v in chain.params.items()}
+    z = np.array([[1.0 + 5j, 0.0]])
+    for call in (chain.forward_pass, chain.inverse_pass, chain.eq9_terms, chain.forward):
+        with pytest.raises(ValueError, match="complex"):
+            call(z)
+    assert all(np.array_equal(chain.params[k], before[k]) for k in before)
+    with pytest.raises(ValueError, match="complex"):
+        log_likelihood_eq9(StandardNormal(2), chain, z)

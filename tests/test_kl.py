@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nfref.distributions import DiagonalNormal, Flow, StandardNormal
-from nfref.kl import forward_kl, gaussian_kl, reverse_kl_and_grad
+from nfref.kl import elbo, forward_kl, gaussian_kl, reverse_kl_and_grad
 from nfref.one_layer.linear import ElementwiseAffine, Linear
 from nfref.optim import Adam, fit
 
@@ -75,3 +75,44 @@ def test_kl_functions_refuse_bad_input():
             elbo(flow, lambda z: np.zeros(len(z)), n=bad_n, random_state=0)
     with pytest.raises(ValueError, match="sign"):
         elbo(flow, lambda z: np.zeros(len(z)), n=8, random_state=0, sign=2)
+
+
+def test_forward_kl_refuses_samples_off_the_models_support():
+    from nfref.distributions import UniformCube
+    flow = Flow(UniformCube(2), ElementwiseAffine([0.0, 0.0], [0.0, 0.0]))
+    x = np.array([[0.5, 0.5], [1.5, 0.5], [0.2, 0.2]])
+    with pytest.raises(ValueError, match=r"1 of 3 samples lie outside the model's support.*"
+                                         r"rows \[1\]"):
+        forward_kl(flow, x, lambda v: np.zeros(len(v)))
+    assert forward_kl(flow, x[[0, 2]], lambda v: np.zeros(len(v))) == 0.0
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda f: forward_kl(f, np.zeros((2, 2)), "not callable"), "target_logpdf"),
+    (lambda f: forward_kl("flow", np.zeros((2, 2)), lambda v: v[:, 0]), "flow"),
+    (lambda f: elbo(f, lambda z: np.zeros(len(z)), n=8, random_state=0, sign=True), "sign"),
+    (lambda f: elbo(f, lambda z: np.zeros(len(z)), n=None, random_state=0), "sample size"),
+    (lambda f: reverse_kl_and_grad(f, lambda x: np.zeros(len(x)), None, 8, 0),
+     "grad_log_target"),
+    (lambda f: reverse_kl_and_grad(f, lambda x: np.zeros(len(x)) + 1j, lambda x: 0 * x, 8, 0),
+     "log_target"),
+    (lambda f: gaussian_kl([1j, 0.0], np.eye(2), [0.0, 0.0], np.eye(2)), "m0"),
+    (lambda f: gaussian_kl([0.0, 0.0], np.eye(2), [0.0, 0.0], [["a", "b"], ["c", "d"]]), "S1"),
+])
+def test_kl_functions_name_the_bad_argument(call, word):
+    flow = Flow(StandardNormal(2), ElementwiseAffine([0.0, 0.0], [0.0, 0.0]))
+    with pytest.raises(ValueError, match=word):
+        call(flow)
+
+
+def test_module_docstring_cites_the_reverse_kl_and_tells_the_two_apart():
+    import nfref.kl as kl
+    assert "Papamakarios et al., 2021" in kl.__doc__ and "sec. 2.3" in kl.__doc__
+    assert "D_{KL}(p^*_z \\,\\|\\, p_z)" in kl.__doc__           # notes 001's base-space form
+
+
+def test_reverse_kl_checks_the_base_parameters_it_samples_with():
+    flow = Flow(DiagonalNormal([0.0], [0.0]), ElementwiseAffine([0.0], [0.0]))
+    flow.base.params["log_scale"][...] = 800.0                      # written in place
+    with pytest.raises(ValueError, match="log_scale"):
+        reverse_kl_and_grad(flow, lambda x: np.zeros(len(x)), lambda x: 0 * x, 8, 0)

@@ -124,3 +124,21 @@ def test_backward_helpers_refuse_bad_data():
         fit_backward_gaussian(np.array([[0.0, np.nan], [1.0, 2.0]]))
     with pytest.raises(ValueError, match="method"):
         fit_backward_gaussian(np.ones((4, 2)) + np.eye(4, 2), method="sgd")
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(method="adam", n_steps=2.5), "n_steps"), (dict(method="adam", lr=np.nan), "lr"),
+    (dict(method=None), "method"), (dict(tol=-1.0), "tol"),
+])
+def test_fit_backward_gaussian_refuses_bad_settings(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        fit_backward_gaussian(np.random.default_rng(0).normal(size=(10, 2)), **kwargs)
+
+
+def test_modeling_functions_refuse_a_base_and_transform_that_do_not_fit():
+    t = Linear(np.eye(2), np.zeros(2))
+    for f in (log_likelihood_eq7, log_likelihood_eq8, mean_log_likelihood_and_grad):
+        with pytest.raises(ValueError, match="dimension"):
+            f(StandardNormal(3), t, np.zeros((1, 2)))
+        with pytest.raises(ValueError, match="base"):
+            f("normal", t, np.zeros((1, 2)))

@@ -11,6 +11,7 @@ import pytest
 from nfref.datasets import Banana, Checkerboard
 from nfref.distributions import Flow, StandardNormal, UniformCube
 from nfref.k_layers import Chain
+from nfref.one_layer import Planar
 from nfref.one_layer.linear import ElementwiseAffine, PLULinear
 from nfref.plotting import (density_grid, plot_density, plot_layers, plot_samples,
                             plot_training_curve, plot_warped_grid)
@@ -106,3 +107,29 @@ def test_training_curve_with_entropy_line():
     assert ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="1-D"):
         plot_training_curve(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("grid", [2.7, 1, None, np.nan, [3], True, "3"])
+def test_density_grid_refuses_a_grid_that_is_not_an_integer(grid):
+    with pytest.raises(ValueError, match="grid"):
+        density_grid(StandardNormal(2).logpdf, grid=grid)
+
+
+@pytest.mark.parametrize("ks", [[0.5], [np.nan], [None], ["1"], [True], [-1], [5], 0, []])
+def test_plot_layers_refuses_ks_that_are_not_layer_indices(rng, ks):
+    flow = Flow(StandardNormal(2), Chain([Planar.random(2, rng) for _ in range(2)]))
+    with pytest.raises(ValueError, match="ks"):
+        plot_layers(flow, ks=ks, grid=10, n_samples=50)
+
+
+def test_plotting_options_are_checked():
+    with pytest.raises(ValueError, match="levels"):
+        plot_density(StandardNormal(2).logpdf, kind="contour", levels=2.5, grid=5)
+    with pytest.raises(ValueError, match="bounds"):
+        density_grid(StandardNormal(2).logpdf, bounds=((0, 1j), (0, 1)))
+    with pytest.raises(ValueError, match="entropy"):
+        plot_training_curve([1.0, 0.5], entropy="1")
+    with pytest.raises(ValueError, match="history"):
+        plot_training_curve([1.0, 1j])
+    with pytest.raises(ValueError, match="test"):
+        plot_training_curve([1.0, 0.5], test=([1, 2], [1.0]))

@@ -40,7 +40,7 @@ substitution (:func:`nfref.numerics.tril_inverse`), so its upper triangle is exa
 
 import numpy as np
 
-from nfref._validation import as_rng
+from nfref._validation import as_int, as_rng
 from nfref.numerics import tril_inverse, tril_solve
 from nfref.transform import Transform
 
@@ -120,10 +120,9 @@ class InverseCDFTransform(Transform):
 
     def rvs(self, size=1, random_state=None):
         """Draw ``Z = Q(U)``, ``U ~ Uni(0, 1)^d`` (eq. (5)), shape (size, d)."""
-        if isinstance(size, bool) or int(size) != size or size < 1:
-            raise ValueError(f"size: expected a positive integer, got {size!r}")
+        size = as_int(size, "size (a positive integer)", minimum=1)
         rng = as_rng(random_state)
-        u = rng.uniform(size=(int(size), self.dim))
+        u = rng.uniform(size=(size, self.dim))
         u[u == 0.0] = np.nextafter(0.0, 1.0)      # uniform() may return exactly 0
         return self.quantile(u)
 

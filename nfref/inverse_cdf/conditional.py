@@ -39,6 +39,7 @@ from typing import Callable, Optional
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from nfref._validation import as_float, as_int, as_real
 from nfref.inverse_cdf._base import InverseCDFTransform
 from nfref.numerics import solve_monotone
 
@@ -108,6 +109,11 @@ class ConditionalCDF(InverseCDFTransform):
     """
 
     def __init__(self, conditionals, name="conditional"):
+        if isinstance(conditionals, Conditional) or not hasattr(conditionals, "__iter__"):
+            raise ValueError("ConditionalCDF: expected a sequence of Conditional (one per "
+                             f"coordinate), got {type(conditionals).__name__}")
+        if not isinstance(name, str):
+            raise ValueError(f"name: expected a string, got {type(name).__name__}")
         conditionals = list(conditionals)
         if not conditionals or not all(isinstance(c, Conditional) for c in conditionals):
             raise ValueError("ConditionalCDF: expected a non-empty sequence of Conditional, got "
@@ -133,7 +139,7 @@ class ConditionalCDF(InverseCDFTransform):
         if f is None:
             raise ValueError(f"ConditionalCDF({self.name!r}): coordinate {j} has no {what}; "
                              f"expected a callable to compute this")
-        out = np.asarray(f(t, past), dtype=float)
+        out = as_real(f(t, past), f"ConditionalCDF({self.name!r}): {what} of coordinate {j}")
         shape = {"cdf_grad": (t.size, j), "logpdf_grad": (t.size, j + 1)}.get(what, (t.size,))
         if out.shape != shape:
             raise ValueError(f"ConditionalCDF({self.name!r}): {what} of coordinate {j} returned "
@@ -190,9 +196,22 @@ class ConditionalCDF(InverseCDFTransform):
             return out, np.exp(self._call(j, "logpdf", t, pa))
 
         n = level.size
+        who = f"ConditionalCDF({self.name!r}).forward (coordinate {j})"
         root = solve_monotone(cdf_and_pdf, level, -np.ones(n), np.ones(n), tol=TOL,
-                              name=f"ConditionalCDF({self.name!r}).forward (coordinate {j})",
-                              log_newton_below=0.5)
+                              name=who, log_newton_below=0.5)
+        # the bracket can close on a jump of the computed CDF (one that underflows to 0
+        # below some point, as a float64 normal CDF does under 1e-310): the root of the
+        # computed map is then not the quantile. For a continuous CDF the residual at a
+        # closed bracket is the density times the tolerance, below 1e-6 relative; above
+        # that, float64 does not resolve the level
+        bad = root.residual > 1e-6 * level
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise ValueError(f"{who}: the conditional CDF is not resolved in float64 at level "
+                             f"{level[i]:.3g} (at the solution it is off by "
+                             f"{root.residual[i]:.3g}); expected levels u_j (or 1 - u_j) at "
+                             "which the CDF is computed to relative precision, e.g. above "
+                             "1e-300 for a normal CDF")
         return sign * root.x
 
     def _jacobian_G_from(self, z, logp_cols):
@@ -254,10 +273,16 @@ def banana(b=1.0, s=0.5, dim=2, with_ppf=True):
     For ``dim = 2`` this is the usual 2-D banana. ``with_ppf=False`` drops the closed-form
     quantile, so :math:`Q` goes through the numerical inverse (for comparison).
     """
-    if not (np.isfinite(b) and np.isfinite(s) and s > 0):
-        raise ValueError(f"banana: expected finite b and s > 0, got b={b!r}, s={s!r}")
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"banana: expected dim a positive integer, got {dim!r}")
+    try:
+        b, s = as_float(b, "b"), as_float(s, "s", low=0.0, low_open=True)
+    except ValueError:
+        raise ValueError(f"banana: expected finite b and s > 0, got b={b!r}, s={s!r}") from None
+    try:
+        dim = as_int(dim, "dim", minimum=1)
+    except ValueError:
+        raise ValueError(f"banana: expected dim a positive integer, got {dim!r}") from None
+    if not isinstance(with_ppf, (bool, np.bool_)):
+        raise ValueError(f"with_ppf: expected True or False, got {with_ppf!r}")
     conds = [_normal_first()] + [_banana_link(float(b), float(s), with_ppf)
                                  for _ in range(dim - 1)]
     law = ConditionalCDF(conds, name=f"banana(b={b:g}, s={s:g})")

@@ -16,7 +16,7 @@ definition of each law.
 import numpy as np
 from scipy.special import ndtr
 
-from nfref._validation import as_rng
+from nfref._validation import as_int, as_rng
 from nfref.inverse_cdf.conditional import Conditional, ConditionalCDF, banana
 from nfref.inverse_cdf.gaussian import GaussianCDF
 from nfref.inverse_cdf.mixture import GaussianMixtureCDF
@@ -29,8 +29,7 @@ BANANA_B, BANANA_S = 0.8, 0.5
 
 def example_gaussian(dim=2):
     """A correlated Gaussian: mean ``(0.5, -1, 0)[:dim]``, unit-ish variances, correlations."""
-    if dim not in (2, 3):
-        raise ValueError(f"example_gaussian: expected dim 2 or 3, got {dim!r}")
+    dim = as_int(dim, "example_gaussian: dim (2 or 3)", minimum=2, maximum=3)
     mean = np.array([0.5, -1.0, 0.0])[:dim]
     cov = np.array([[1.0, 0.8, 0.3], [0.8, 1.5, -0.4], [0.3, -0.4, 0.7]])[:dim, :dim]
     return GaussianCDF.from_mean_cov(mean, cov)
@@ -72,6 +71,7 @@ def sample_direct(law, size, random_state=None):
     size : int
     random_state : None, int or numpy.random.Generator
     """
+    size = as_int(size, "size (a positive integer)", minimum=1)
     rng = as_rng(random_state)
     if isinstance(law, GaussianCDF):
         chol = np.linalg.cholesky(law.covariance())
@@ -100,6 +100,9 @@ def marginal_cdf(law, j):
     ``[-4, 40]`` with linear interpolation (step 0.005; interpolation error below 1e-5,
     far below the 3e-3 resolution of a KS test on 1e5 points).
     """
+    dim = getattr(law, "dim", None)
+    if isinstance(dim, int):
+        j = as_int(j, f"j (a coordinate index in [0, {dim - 1}])", minimum=0, maximum=dim - 1)
     if isinstance(law, GaussianCDF):
         mu, sd = law.mean_vector()[j], np.sqrt(law.covariance()[j, j])
         return lambda t: ndtr((np.asarray(t) - mu) / sd)

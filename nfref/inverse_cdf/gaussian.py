@@ -69,7 +69,7 @@ quantile is taken from whichever side is accurate, and :math:`d\varepsilon_j/dw_
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from nfref._validation import as_rng
+from nfref._validation import as_float, as_real, as_rng, check_dim
 from nfref.inverse_cdf._base import InverseCDFTransform
 from nfref.numerics import lower_solve, tril_inverse
 
@@ -114,8 +114,8 @@ class GaussianCDF(InverseCDFTransform):
     """
 
     def __init__(self, mean, chol_raw):
-        mean = np.atleast_1d(np.asarray(mean, dtype=float))
-        chol_raw = np.asarray(chol_raw, dtype=float)
+        mean = np.atleast_1d(as_real(mean, "mean"))
+        chol_raw = as_real(chol_raw, "chol_raw")
         if mean.ndim != 1 or chol_raw.shape != (mean.size, mean.size):
             raise ValueError("GaussianCDF: expected mean of shape (d,) and chol_raw of shape "
                              f"(d, d), got {mean.shape} and {chol_raw.shape}")
@@ -131,8 +131,8 @@ class GaussianCDF(InverseCDFTransform):
             If ``cov`` is not square of the mean's size, not symmetric (relative 1e-12), or
             not positive definite (its Cholesky factorization fails).
         """
-        mean = np.atleast_1d(np.asarray(mean, dtype=float))
-        cov = np.atleast_2d(np.asarray(cov, dtype=float))
+        mean = np.atleast_1d(as_real(mean, "mean"))
+        cov = np.atleast_2d(as_real(cov, "cov"))
         d = mean.size
         if mean.ndim != 1 or cov.shape != (d, d):
             raise ValueError(f"GaussianCDF.from_mean_cov: expected mean of shape (d,) and cov of "
@@ -158,6 +158,8 @@ class GaussianCDF(InverseCDFTransform):
     def random(cls, dim, random_state=None, scale=0.5):
         """Random mean ``N(0, 1)``, strictly lower factor ``N(0, scale^2)``, log-diagonal
         ``N(0, (scale/2)^2)``."""
+        dim = check_dim(dim)
+        scale = as_float(scale, "scale", low=0.0)
         rng = as_rng(random_state)
         mean = rng.standard_normal(dim)
         raw = np.tril(rng.normal(0.0, scale, (dim, dim)), -1)

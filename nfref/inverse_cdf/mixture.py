@@ -48,7 +48,7 @@ directions are those of :mod:`nfref.inverse_cdf._base`.
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from nfref._validation import as_rng
+from nfref._validation import as_float, as_int, as_real, as_rng, check_dim
 from nfref.inverse_cdf._base import InverseCDFTransform
 from nfref.numerics import solve_monotone
 
@@ -84,11 +84,12 @@ class GaussianMixtureCDF(InverseCDFTransform):
         return True
 
     def __init__(self, weights, means, covs):
-        w = np.atleast_1d(np.asarray(weights, dtype=float))
-        m = np.asarray(means, dtype=float)
-        s = np.asarray(covs, dtype=float)
+        w = np.atleast_1d(as_real(weights, "weights"))
+        m = as_real(means, "means")
+        s = as_real(covs, "covs")
         K = w.size
-        if w.ndim != 1 or m.ndim != 2 or m.shape[0] != K or s.shape != (K, m.shape[1], m.shape[1]):
+        if (w.ndim != 1 or m.ndim != 2 or m.shape[0] != K or m.shape[1] < 1
+                or s.shape != (K, m.shape[1], m.shape[1])):
             raise ValueError("GaussianMixtureCDF: expected weights (K,), means (K, d) and covs "
                              f"(K, d, d), got {w.shape}, {m.shape} and {s.shape}")
         for name, a in (("weights", w), ("means", m), ("covs", s)):
@@ -122,6 +123,9 @@ class GaussianMixtureCDF(InverseCDFTransform):
         Well separated modes (large ``spread``) leave near-empty gaps where ``Q`` is steep
         and strongly curved; finite-difference checks then need smaller steps.
         """
+        dim = check_dim(dim)
+        n_components = as_int(n_components, "n_components", minimum=1)
+        spread = as_float(spread, "spread", low=0.0)
         rng = as_rng(random_state)
         means = rng.normal(0.0, spread, (n_components, dim))
         b = rng.normal(0.0, 0.5, (n_components, dim, dim))

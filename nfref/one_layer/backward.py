@@ -23,7 +23,7 @@ must recover the closed-form Gaussian MLE
 
 import numpy as np
 
-from nfref._validation import as_batch, as_data
+from nfref._validation import as_batch, as_choice, as_data, as_float, as_int
 from nfref.distributions import Flow, UniformCube
 from nfref.inverse_cdf import GaussianCDF
 from nfref.optim import Adam, fit, fit_lbfgs
@@ -83,6 +83,10 @@ def fit_backward_gaussian(x, method="lbfgs", n_steps=2000, lr=0.05, verbose=Fals
     history : ndarray or OptimizeResult
     """
     x = as_data(x)
+    method = as_choice(method, "method", ("lbfgs", "adam"))
+    n_steps = as_int(n_steps, "n_steps", minimum=1)
+    lr = as_float(lr, "lr", low=0.0, low_open=True)
+    tol = as_float(tol, "tol", low=0.0)
     d = x.shape[1]
     psi = GaussianCDF(np.zeros(d), np.zeros((d, d)))
     flow = Flow(UniformCube(d), psi)
@@ -93,8 +97,6 @@ def fit_backward_gaussian(x, method="lbfgs", n_steps=2000, lr=0.05, verbose=Fals
 
     if method == "lbfgs":
         out = fit_lbfgs(objective, params, maxiter=2000, tol=tol, verbose=verbose)
-    elif method == "adam":
-        out = fit(objective, params, Adam(lr=lr), n_steps=n_steps, verbose=verbose)
     else:
-        raise ValueError(f"fit_backward_gaussian: method must be 'lbfgs' or 'adam', got {method!r}")
+        out = fit(objective, params, Adam(lr=lr), n_steps=n_steps, verbose=verbose)
     return psi, out

@@ -50,12 +50,24 @@ the transform's own inverse pass (``inverse_and_vjp``, with structured solves).
 import numpy as np
 
 from nfref._validation import as_batch
-from nfref.distributions import UniformCube
+from nfref.distributions import Distribution, refuse_off_support
 from nfref.numerics import implicit_inverse_pullback
-from nfref.transform import prefix_params
+from nfref.transform import Transform, prefix_params
 
 __all__ = ["inverse_jacobian", "log_likelihood_eq7", "log_likelihood_eq8",
            "mean_log_likelihood_and_grad", "off_image_fraction"]
+
+
+def _check_model(base, transform, where):
+    if not isinstance(base, Distribution):
+        raise ValueError(f"{where}: expected base to be a Distribution, got "
+                         f"{type(base).__name__}")
+    if not isinstance(transform, Transform):
+        raise ValueError(f"{where}: expected transform to be a Transform, got "
+                         f"{type(transform).__name__}")
+    if base.dim != transform.dim:
+        raise ValueError(f"{where}: base has dimension {base.dim} but the transform has "
+                         f"dimension {transform.dim}")
 
 
 def inverse_jacobian(transform, x):
@@ -74,6 +86,7 @@ def log_likelihood_eq7(base, transform, x):
     The determinant is ``slogdet`` of the explicit inverse Jacobian
     (:func:`inverse_jacobian`). ``-inf`` where :math:`p_U(\phi^{-1}(x)) = 0`.
     """
+    _check_model(base, transform, "log_likelihood_eq7")
     x = as_batch(x, transform.dim, "x")
     u, _ = transform.inverse(x)
     sign, logabs = np.linalg.slogdet(inverse_jacobian(transform, x))
@@ -89,6 +102,7 @@ def log_likelihood_eq8(base, transform, x):
     Returns shape (n,); ``-inf`` where :math:`p_U(u) = 0` (a uniform base, ``x`` off the
     image of the cube), never NaN.
     """
+    _check_model(base, transform, "log_likelihood_eq8")
     x = as_batch(x, transform.dim, "x")
     u, _ = transform.inverse(x)
     _, logdet = transform.forward(u)
@@ -127,19 +141,16 @@ def mean_log_likelihood_and_grad(base, transform, x):
     ------
     ValueError
         If some point has zero density (uniform base, data off the image of the cube):
-        the log-likelihood is ``-inf`` there and has no gradient.
+        the log-likelihood is ``-inf`` there and has no gradient. The rows are named
+        (:func:`nfref.distributions.refuse_off_support`, the rule ``Flow.nll_and_grad``
+        follows too).
     """
+    _check_model(base, transform, "mean_log_likelihood_and_grad")
     x = as_batch(x, transform.dim, "x")
     n = x.shape[0]
     u, _ = transform.inverse(x)
     log_pu = base.logpdf(u)
-    off = np.isneginf(log_pu)
-    if np.any(off):
-        where = "the image of the unit cube" if isinstance(base, UniformCube) else \
-            "the support of the base"
-        raise ValueError(f"mean_log_likelihood_and_grad: {int(off.sum())} of {n} points lie "
-                         f"outside {where}; the log-likelihood is -inf there and has no "
-                         "gradient")
+    refuse_off_support(base, log_pu, "mean_log_likelihood_and_grad")
     _, logdet, forward_pullback = transform.forward_and_vjp(u)     # the forward pass at u
     weight = np.full(n, 1.0 / n)
     gu_base, g_base = base.logpdf_vjp(u, weight)         # (1/n) grad_u log p_U, (1/n) d_psi

@@ -70,9 +70,11 @@ def sigmoid(s):
 def softmax(u, axis=-1):
     r""":math:`e^{u_i} / \sum_j e^{u_j}` along ``axis``, shifted by the maximum (no overflow).
 
-    Along a short last axis (a spline's bins) the maximum is taken by elementwise
-    ``maximum`` over its entries and the sum by a product with a vector of ones: NumPy's
-    reductions over a short trailing axis cost several times more.
+    Along a short last axis (a spline's bins) the maximum and the sum are taken by
+    elementwise ``maximum`` and ``add`` over its entries, in order: NumPy's reductions over a
+    short trailing axis cost several times more, and a product with a vector of ones (as
+    fast) lets BLAS choose an order of summation that depends on the number of rows, so the
+    same row would get different last bits in different batches.
     """
     u = np.asarray(u, dtype=float)
     if axis not in (-1, u.ndim - 1) or u.shape[-1] > 32 or u.ndim < 2:
@@ -84,7 +86,10 @@ def softmax(u, axis=-1):
         np.maximum(m, u[..., j], out=m)
     e = u - m[..., None]
     np.exp(e, out=e)
-    e /= (e.reshape(-1, K) @ np.ones(K)).reshape(e.shape[:-1] + (1,))
+    total = e[..., 0].copy()
+    for j in range(1, K):
+        total += e[..., j]
+    e /= total[..., None]
     return e
 
 
@@ -248,6 +253,24 @@ def solve_monotone(func, target, lo=None, hi=None, guess=None, tol=1e-12, max_it
 
 
 # ---------------------------------------------------------------------- triangular systems
+def _nonsingular(diag, name):
+    """Refuse a triangular matrix with a zero or non-finite diagonal entry (``ValueError``)."""
+    bad = ~(np.isfinite(diag) & (diag != 0))
+    if np.any(bad):
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}: expected a triangular matrix with finite nonzero diagonal "
+                         f"entries, got {float(diag[where]):.3g} at diagonal index {where}: the "
+                         "matrix is singular")
+
+
+def _finite_solution(s, name):
+    """``s`` if finite; else ``ValueError`` (the solve overflowed float64)."""
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"{name}: the solution overflows float64 (a nearly singular "
+                         "triangular matrix); expected a better conditioned one")
+    return s
+
+
 def tril_inverse(jac):
     r"""Inverse of a batch of lower-triangular matrices ``(n, d, d)`` by forward substitution.
 
@@ -256,18 +279,20 @@ def tril_inverse(jac):
     entries above the diagonal stay exactly zero.
     """
     n, d, _ = jac.shape
+    _nonsingular(np.diagonal(jac, axis1=1, axis2=2), "tril_inverse")
     inv = np.zeros_like(jac)
     for i in range(d):
         inv[:, i, i] = 1.0 / jac[:, i, i]
         if i:
             acc = np.einsum("nk,nkj->nj", jac[:, i, :i], inv[:, :i, :i])   # (n, i)
             inv[:, i, :i] = -acc / jac[:, i, i][:, None]
-    return inv
+    return _finite_solution(inv, "tril_inverse")
 
 
 def tril_solve(jac, v, transpose=False):
     """Solve ``J s = v`` (or ``J^T s = v``) for a batch of lower-triangular ``J`` (n, d, d)."""
     n, d, _ = jac.shape
+    _nonsingular(np.diagonal(jac, axis1=1, axis2=2), "tril_solve")
     s = np.zeros_like(v)
     for i in (range(d - 1, -1, -1) if transpose else range(d)):
         if transpose:   # J^T is upper triangular: row i of J^T is column i of J
@@ -275,7 +300,7 @@ def tril_solve(jac, v, transpose=False):
         else:
             rest = np.einsum("nk,nk->n", jac[:, i, :i], s[:, :i])
         s[:, i] = (v[:, i] - rest) / jac[:, i, i]
-    return s
+    return _finite_solution(s, "tril_solve")
 
 
 def lower_solve(L, v, transpose=False):
@@ -287,8 +312,9 @@ def lower_solve(L, v, transpose=False):
     problems; this loop over dimensions does not.)
     """
     d = L.shape[0]
+    _nonsingular(np.diagonal(L), "lower_solve")
     s = np.zeros_like(v)
     for i in (range(d - 1, -1, -1) if transpose else range(d)):
         rest = s[:, i + 1:] @ L[i + 1:, i] if transpose else s[:, :i] @ L[i, :i]
         s[:, i] = (v[:, i] - rest) / L[i, i]
-    return s
+    return _finite_solution(s, "lower_solve")

@@ -233,3 +233,32 @@ def test_maf_sampling_pullback_never_solves_the_transformer_inverse(rng):
     pullback(rng.standard_normal((6, 3)), rng.standard_normal(6))
     assert solves == []
     assert check_vjp(t, u, "forward").passed
+
+
+# ---------------------------------------------------------------------- argument checks
+@pytest.mark.parametrize("cls", [MAF, IAF])
+def test_flow_constructors_refuse_bad_integer_and_real_arguments(cls):
+    for bad in (None, 2.5, -1, 0, [2], np.nan, True):
+        with pytest.raises(ValueError, match="dim: expected an integer"):
+            cls.random(bad)
+    with pytest.raises(ValueError, match="hidden_sizes entry: expected an integer"):
+        cls.random(2, 0, hidden_sizes=(2.5,))
+    for name in ("output_scale", "bias_scale"):
+        for bad in (np.nan, -1.0, np.inf, "1"):
+            with pytest.raises(ValueError, match=name):
+                cls.random(2, 0, **{name: bad})
+
+
+def test_triangular_helpers_refuse_a_zero_diagonal_and_an_overflowing_solution():
+    from nfref.numerics import lower_solve, tril_inverse, tril_solve
+    J = np.array([[[1.0, 0.0], [2.0, 0.0]]])
+    for call, name in ((lambda: tril_inverse(J), "tril_inverse"),
+                       (lambda: tril_solve(J, np.ones((1, 2))), "tril_solve"),
+                       (lambda: tril_solve(J, np.ones((1, 2)), transpose=True), "tril_solve"),
+                       (lambda: lower_solve(J[0], np.ones((3, 2))), "lower_solve")):
+        with pytest.raises(ValueError, match=f"{name}: expected .* nonzero diagonal.*singular"):
+            call()
+    tiny = np.array([[1e-300, 0.0], [1e300, 1e-300]])
+    with np.errstate(over="ignore"):
+        with pytest.raises(ValueError, match="lower_solve: the solution overflows"):
+            lower_solve(tiny, np.ones((1, 2)))

@@ -107,3 +107,33 @@ def test_any_transformer_plugs_into_the_flows(make, d, rng):
     for res in (check_roundtrip(t, u, bound=1e-10), check_logdet(t, u, bound=1e-10),
                 check_vjp(t, u, "forward"), check_vjp(t, u, "inverse")):
         assert res.passed, str(res)
+
+
+# ---------------------------------------------------------------------- argument checks
+_BAD_INTS = [None, 2.5, np.nan, np.inf, "3", [2], True, 0]
+_BAD_REALS = [None, np.nan, np.inf, "3", [2.0], 1j, -1.0]
+
+
+@pytest.mark.parametrize("bad", _BAD_INTS)
+def test_transformer_counts_are_refused_unless_positive_integers(bad):
+    from nfref.autoregressive.transformers import RationalQuadraticSpline, SumOfSquares, UMNN
+    for make, name in ((lambda v: RationalQuadraticSpline(v), "n_bins"),
+                       (lambda v: SumOfSquares(n_squares=v), "n_squares"),
+                       (lambda v: UMNN(v), "n_hidden"), (lambda v: UMNN(2, v), "n_intervals")):
+        with pytest.raises(ValueError, match=f"{name}: expected an integer"):
+            make(bad)
+
+
+@pytest.mark.parametrize("bad", _BAD_REALS)
+def test_transformer_real_settings_are_refused_unless_finite_and_in_range(bad):
+    from nfref.autoregressive.transformers import RationalQuadraticSpline, SumOfSquares
+    for make, name in ((lambda v: RationalQuadraticSpline(4, v), "bound"),
+                       (lambda v: RationalQuadraticSpline(4, 3.0, min_derivative=v),
+                        "min_derivative"),
+                       (lambda v: SumOfSquares(scale=v), "scale"),
+                       (lambda v: SumOfSquares(floor=v), "floor"),
+                       (lambda v: BoundedAffine(v), "scale_bound")):
+        with pytest.raises(ValueError, match=f"{name}: expected a finite real"):
+            make(bad)
+    with pytest.raises(ValueError, match="SumOfSquares: degree: expected an integer >= 0"):
+        SumOfSquares(degree=-1)

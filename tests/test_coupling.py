@@ -135,9 +135,9 @@ def test_permute_pullbacks_and_numerical_inverse(rng):
 def test_bad_transformer_is_refused():
     with pytest.raises(ValueError, match="Transformer"):
         Coupling(2, transformer=object())
-    with pytest.raises(ValueError, match="hidden sizes"):
+    with pytest.raises(ValueError, match="hidden_sizes"):
         Coupling(2, hidden_sizes=(0,))
-    with pytest.raises(ValueError, match="hidden sizes"):
+    with pytest.raises(ValueError, match="hidden_sizes"):
         Coupling(4, hidden_sizes=(8, -1))
     with pytest.raises(ValueError, match="activation"):
         Coupling(4, activation="softplus")

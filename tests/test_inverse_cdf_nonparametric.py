@@ -275,3 +275,26 @@ def test_gaussian_pullbacks_near_and_in_the_tails():
     u = np.array([[1e-12, 0.5], [0.5, 1 - 1e-12], [1 - 1e-12, 1e-12], [0.3, 0.7]])
     res = check_vjp(g, u, "inverse", bound=1e-6)
     assert res.passed, str(res)
+
+
+def test_numerical_quantile_refuses_a_level_its_cdf_does_not_resolve():
+    # scipy's normal CDF underflows to 0 below about -37.7 and jumps to 6e-311 above: the
+    # bracket closed on that jump and returned z off by 0.56 for u = 5e-324
+    from nfref.inverse_cdf import banana
+    t = banana(0.5, 0.7, 2, with_ppf=False)
+    with pytest.raises(ValueError, match="not resolved in float64 at level 4.94e-324"):
+        t.forward(np.array([[0.5, 5e-324]]))
+    # just above, the quantile is right: against the closed form
+    u = np.array([[0.5, 1e-300], [0.3, 1e-310]])
+    np.testing.assert_allclose(t.forward(u)[0], banana(0.5, 0.7, 2).forward(u)[0], rtol=1e-11)
+
+
+def test_mixture_quantile_refuses_a_subnormal_level_its_cdf_does_not_resolve():
+    # u = 5e-324 gave z = -23.10 whose CDF is 9.1e-312 (and u = 1e-320 one whose CDF is 0)
+    from nfref.inverse_cdf import GaussianMixtureCDF
+    t = GaussianMixtureCDF.random(1, np.random.default_rng(0))
+    for u in (5e-324, 1e-320):
+        with pytest.raises(ValueError, match="not resolved in float64"):
+            t.forward(np.array([[u]]))
+    z = t.forward(np.array([[1e-300]]))[0]
+    assert abs(t.inverse(z)[0][0, 0] - 1e-300) <= 1e-12 * 1e-300

@@ -70,3 +70,49 @@ def test_set_params_checks_everything_before_it_writes():
     with pytest.raises(ValueError, match="nonzero w"):
         p.set_params({"w": [0.0, 0.0]})                 # valid entries, invalid transform
     np.testing.assert_array_equal(p.params["w"], [1.0, 0.0])
+
+
+# ---------------------------------------------------------------------- float64 limits
+def test_plu_and_elementwise_refuse_log_scales_float64_cannot_represent():
+    d = 2
+    for bad in (-800.0, -710.0, 710.0):
+        with pytest.raises(ValueError, match="'log_diag'.*not representable in float64"):
+            PLULinear(np.zeros((d, d)), np.zeros((d, d)), [bad, 0.0], [0.0, 0.0])
+        with pytest.raises(ValueError, match="'log_scale'.*not representable in float64"):
+            ElementwiseAffine([0.0, 0.0], [0.0, bad])
+    t = PLULinear(np.zeros((d, d)), np.zeros((d, d)), [0.0, 0.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="log_diag"):
+        t.set_params({"log_diag": [-1600.0, 0.0]})
+    assert np.all(t.params["log_diag"] == 0.0)
+    # just inside: the map is nearly singular but exact, and it round trips
+    t = PLULinear(np.zeros((d, d)), np.zeros((d, d)), [-700.0, 0.0], [0.0, 0.0])
+    u = np.array([[1.0, -1.0]])
+    x, ld = t.forward(u)
+    assert ld[0] == -700.0
+    np.testing.assert_allclose(t.inverse(x)[0], u, rtol=1e-15)
+
+
+@pytest.mark.parametrize("cls", [ElementwiseAffine, PLULinear, Linear])
+@pytest.mark.parametrize("bad", [None, 2.5, -1, 0, [2], np.nan, np.inf, "2", True])
+def test_random_constructors_refuse_bad_dimensions(cls, bad):
+    with pytest.raises(ValueError, match="dim: expected an integer >= 1"):
+        cls.random(bad)
+
+
+@pytest.mark.parametrize("cls", [ElementwiseAffine, PLULinear, Linear])
+def test_random_constructors_take_integral_floats_and_refuse_bad_scales(cls):
+    assert cls.random(3.0, 0).dim == 3 and cls.random(np.int64(2), 0).dim == 2
+    for bad in (np.nan, -1.0, np.inf, [0.5], "0.5"):
+        with pytest.raises(ValueError, match="scale"):
+            cls.random(2, 0, scale=bad)
+
+
+def test_linear_constructors_refuse_complex_and_bad_permutations():
+    with pytest.raises(ValueError, match="shift: expected real numbers"):
+        ElementwiseAffine([1.0 + 5j], [0.0])
+    with pytest.raises(ValueError, match="weight: expected real numbers"):
+        Linear([[1j]], [0.0])
+    with pytest.raises(ValueError, match="max_condition"):
+        Linear([[1.0]], [0.0], max_condition=np.nan)
+    with pytest.raises(ValueError, match="perm"):
+        PLULinear(np.zeros((2, 2)), np.zeros((2, 2)), [0.0, 0.0], [0.0, 0.0], perm=[0.5, 1.0])

@@ -157,7 +157,30 @@ def test_bad_order_is_refused(bad):
 
 
 def test_bad_hidden_size_is_refused():
-    with pytest.raises(ValueError, match="hidden sizes"):
+    with pytest.raises(ValueError, match="hidden_sizes"):
         MADE(3, 2, (4, 0))
     with pytest.raises(ValueError, match="n_outputs"):
         MADE(3, 0, (4,))
+
+
+@pytest.mark.parametrize("bad", [(2.5,), (4, 0), 8, None, "8", (np.nan,), ([4],), (True,)])
+def test_hidden_sizes_must_be_positive_integers(bad):
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        MADE(3, 2, bad)
+    assert MADE(3, 2.0, (4.0, np.int64(5))).hidden_sizes == (4, 5)
+
+
+@pytest.mark.parametrize("bad", [None, 2.5, 0, [2], np.inf, True])
+def test_n_outputs_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="n_outputs"):
+        MADE(3, bad, (4,))
+
+
+def test_made_forward_refuses_non_finite_and_misshapen_inputs():
+    made = MADE(3, 2, (4,))
+    net = made.masked_weights(made.init_params(0))
+    for bad, word in ((np.array([[np.nan, 0.0, 0.0]]), "finite"),
+                      (np.array([[np.inf, 0.0, 0.0]]), "finite"),
+                      (np.zeros((2, 2)), "shape"), (np.array([[1j, 0, 0]]), "real")):
+        with pytest.raises(ValueError, match=f"MADE.forward: x: expected.*{word}"):
+            made.forward(bad, net)

@@ -200,3 +200,106 @@ def test_planar_raw_boundary_w_T_rho_equal_minus_one():
     assert np.all(np.isfinite(ld))
     with pytest.raises(ValueError, match="not finite"):
         t.forward(np.array([[0.0, 1.0]]))
+
+
+# ---------------------------------------------------------------------- float64 limits
+def _radial_inverse_objective(x, z0, a_raw, b_raw, gu, gl):
+    """``gu . u + gl * log|det J_inverse|`` at ``x`` in 80-digit decimal arithmetic (the
+    closed-form inverse of the module docstring, written independently)."""
+    from decimal import Decimal as D
+
+    def softplus(s):
+        return (D(1) + (-abs(s)).exp()).ln() + max(s, D(0))
+    alpha, gamma = softplus(a_raw), softplus(b_raw)
+    y = [xi - zi for xi, zi in zip(x, z0)]
+    R = sum(v * v for v in y).sqrt()
+    m = R - gamma
+    r = (m + (m * m + 4 * alpha * R).sqrt()) / 2
+    q = alpha + r
+    u = [zi + v * q / (gamma + r) for zi, v in zip(z0, y)]
+    P = r * r + 2 * alpha * r + alpha * gamma
+    logdet = (len(x) - 1) * ((gamma + r).ln() - q.ln()) + P.ln() - 2 * q.ln()
+    return sum(D(g) * ui for g, ui in zip(gu, u)) - D(gl) * logdet
+
+
+def _radial_reference_vjp(x, z0, a_raw, b_raw, gu, gl):
+    """Central differences of the decimal objective, step 1e-30 at 80 digits: the truncation
+    error is ~1e-60 and the rounding ~1e-50, a reference far below float64's 1e-16."""
+    from decimal import Decimal as D, localcontext
+    with localcontext() as ctx:
+        ctx.prec = 80
+        h = D("1e-30")
+        args = [[D(float(v)) for v in x], [D(float(v)) for v in z0], D(a_raw), D(b_raw)]
+        grads = []
+        for which in range(4):
+            entries = range(len(args[which])) if which < 2 else [None]
+            g = []
+            for c in entries:
+                def at(delta):
+                    a2 = [list(a) if isinstance(a, list) else a for a in args]
+                    if c is None:
+                        a2[which] += delta
+                    else:
+                        a2[which][c] += delta
+                    return _radial_inverse_objective(*a2, gu, gl)
+                g.append(float((at(h) - at(-h)) / (2 * h)))
+            grads.append(np.array(g))
+    return grads
+
+
+@pytest.mark.parametrize("offset", [3e-10, 1e-12, 0.4])
+def test_radial_inverse_vjp_near_the_centre_against_a_high_precision_reference(offset):
+    z0 = np.array([1.3, -0.7])
+    t = Radial(z0, [0.2], [0.5])
+    x = z0 + offset * np.array([[1.5, -1.0]])
+    gx, gp = t.inverse_vjp(x, np.array([[1.0, -2.0]]), np.array([0.5]))
+    ref = _radial_reference_vjp(x[0], z0, 0.2, 0.5, [1.0, -2.0], 0.5)
+    scale = max(np.max(np.abs(r)) for r in ref)
+    for mine, theirs in zip((gx[0], gp["z0"], gp["alpha_raw"], gp["beta_raw"]), ref):
+        # exact to 1e-15 relative to the largest gradient entry: the z0 gradient is
+        # -(gu - gx) summed, a difference of numbers the size of gx, so its rounding is
+        # eps times those, not times itself (it was 9e-8 off at 3e-10, 1e-5 at 1e-11)
+        assert np.max(np.abs(mine - theirs)) <= 1e-15 * scale, (mine, theirs)
+
+
+def test_radial_with_a_distant_centre_round_trips_to_rounding():
+    # u - z0 is about -1e8: the inverse as z0 + (u - z0) lost 1e8 eps = 3e-9
+    t = Radial([1e8, 0.0], [0.0], [1.0])
+    u = np.array([[0.3, -0.2], [-1.0, 2.0]])
+    back = t.inverse(t.forward(u)[0])[0]
+    assert np.max(np.abs(back - u)) <= 4 * np.finfo(float).eps * 2.0
+
+
+def test_radial_refuses_alpha_or_gamma_that_underflow():
+    for kwargs, key in (({"alpha_raw": [-800.0], "beta_raw": [0.0]}, "alpha_raw"),
+                        ({"alpha_raw": [0.0], "beta_raw": [-760.0]}, "beta_raw")):
+        with pytest.raises(ValueError, match=f"'{key}'.*underflow.*float64"):
+            Radial([0.0, 0.0], **kwargs)
+    t = Radial([0.0, 0.0], [0.0], [0.0])
+    with pytest.raises(ValueError, match="'alpha_raw'.*underflow"):
+        t.set_params({"alpha_raw": [-1000.0]})
+    assert t.params["alpha_raw"][0] == 0.0                      # unchanged
+    Radial([0.0, 0.0], [-700.0], [0.0]).forward(np.array([[1.0, 0.0]]))   # still normal
+
+
+@pytest.mark.parametrize("cls", [Planar, Radial])
+@pytest.mark.parametrize("bad", [None, 2.5, -1, 0, [2], np.nan, np.inf, "2", True])
+def test_random_constructors_refuse_bad_dimensions(cls, bad):
+    with pytest.raises(ValueError, match="dim: expected an integer >= 1"):
+        cls.random(bad)
+
+
+@pytest.mark.parametrize("cls", [Planar, Radial])
+@pytest.mark.parametrize("bad", [np.nan, -1.0, np.inf, [1.0], "1"])
+def test_random_constructors_refuse_bad_scales(cls, bad):
+    with pytest.raises(ValueError, match="scale"):
+        cls.random(2, 0, scale=bad)
+
+
+def test_planar_and_radial_refuse_complex_parameters_and_bad_flags():
+    with pytest.raises(ValueError, match="Planar: w: expected real numbers"):
+        Planar([1.0 + 1j, 0.0], [0.0, 0.0], [0.0])
+    with pytest.raises(ValueError, match="Radial: z0: expected real numbers"):
+        Radial([1j, 0.0], [0.0], [0.0])
+    with pytest.raises(ValueError, match="reparameterize: expected True or False"):
+        Planar([1.0, 0.0], [0.0, 0.0], [0.0], reparameterize="no")

@@ -229,6 +229,30 @@ def test_non_finite_inputs_parameters_and_cotangents_are_refused(s, bad):
             back(s.gy, g_bad)
 
 
+def test_lists_are_taken_and_non_real_inputs_and_cotangents_are_refused(s):
+    f = s.f
+    # nested lists are the same arrays
+    for a, b in zip(f.forward(s.t.tolist(), s.xi.tolist()), f.forward(s.t, s.xi)):
+        np.testing.assert_array_equal(a, b)
+    bads = [("complex", lambda a: a + 1j), ("strings", lambda a: a.astype(str)),
+            ("objects", lambda a: np.array([None] * a.size, dtype=object).reshape(a.shape))]
+    for what, make in bads:
+        for method, point in (("forward", s.t), ("inverse", s.y), ("forward_and_vjp", s.t),
+                              ("inverse_and_vjp", s.y), ("derivative", s.t)):
+            name = "t" if method in ("forward", "forward_and_vjp", "derivative") else "y"
+            with pytest.raises(ValueError, match=f"{name}: expected"):
+                getattr(f, method)(make(point), s.xi)
+            with pytest.raises(ValueError, match="xi: expected"):
+                getattr(f, method)(point, make(s.xi))
+        for run, point, names in ((f.forward_and_vjp, s.t, ("gy", "gld")),
+                                  (f.inverse_and_vjp, s.y, ("gt", "gld"))):
+            back = run(point, s.xi)[2]
+            with pytest.raises(ValueError, match=f"{names[0]}: expected"):
+                back(make(s.gy), s.gld)
+            with pytest.raises(ValueError, match=f"{names[1]}: expected"):
+                back(s.gy, make(s.gld))
+
+
 def _overflow_inputs(name, f, d):
     """Finite ``t`` and ``xi`` whose value (or its solve) is beyond float64, for a direction."""
     t, xi = np.ones((2, d)), f.identity_xi((2, d))

@@ -103,9 +103,12 @@ def test_umnn_logderiv_is_exact_while_the_value_carries_quadrature_error(rng):
     t = np.array([[3.0, -4.0]])
     xi = rng.standard_normal((1, 2, UMNN(3).n_params))
     exact = _umnn_exact(UMNN(3), t, xi)
-    coarse, fine = UMNN(3, n_intervals=4), UMNN(3, n_intervals=40)
-    assert np.max(np.abs(coarse.forward(t, xi)[0] - exact)) > 1e-4
-    assert np.max(np.abs(fine.forward(t, xi)[0] - exact)) < 1e-10
+    # two intervals per cell: the value's quadrature error is visible (about 1e-7 here);
+    # forty: at rounding. (With the grid of cells the coarse rule is far more accurate than
+    # the old single rule on [0, t], whose 4 intervals were off by 1e-4.)
+    coarse, fine = UMNN(3, n_intervals=2), UMNN(3, n_intervals=40)
+    assert np.max(np.abs(coarse.forward(t, xi)[0] - exact)) > 1e-8
+    assert np.max(np.abs(fine.forward(t, xi)[0] - exact)) < 1e-13
     np.testing.assert_array_equal(coarse.forward(t, xi)[1], fine.forward(t, xi)[1])
     np.testing.assert_allclose(coarse.derivative(t, xi), np.exp(fine.forward(t, xi)[1]),
                                rtol=1e-15)
@@ -130,12 +133,74 @@ def test_umnn_refuses_bad_arguments():
         UMNN(0)
     with pytest.raises(ValueError, match="n_intervals"):
         UMNN(2, 1)
+    for bad in (None, 2.5, np.nan, np.inf, "3", [2], True):
+        with pytest.raises(ValueError, match="n_hidden: expected an integer"):
+            UMNN(bad)
+        with pytest.raises(ValueError, match="n_intervals: expected an integer"):
+            UMNN(2, bad)
+    assert UMNN(3.0, np.int64(6)).n_params == 11
 
 
-def test_umnn_pass_reuses_node_zero_for_the_logderiv(rng):
-    # tau_0 = 1, so the quadrature's first node is t itself: logderiv = h(t) from that node
-    tau, _ = clenshaw_curtis_unit(24)
-    assert tau[0] == 1.0
+def test_umnn_reported_spurious_roots_now_round_trip():
+    # a steep decrease of the integrand around s = 1: the single rule on [0, t] made the
+    # computed map non-monotone far out, and the solver converged on a root near 1196
+    f = UMNN()
+    xi = np.zeros((1, 1, 14))
+    xi[0, 0, [2, 6, 10]] = [2, -2, -6]
+    y = f.forward(np.array([[1.0]]), xi)[0]
+    np.testing.assert_allclose(y, _umnn_exact(f, np.array([[1.0]]), xi), rtol=1e-13)
+    assert abs(f.inverse(y, xi)[0][0, 0] - 1.0) < 1e-12
+    from nfref.autoregressive import Coupling
+    c = Coupling(1, UMNN(2, 24))
+    c.params["b0"][:] = [0, 0, -1, 0, -2, 0, -5, 0]
+    assert abs(c.inverse(c.forward([[-2.0]])[0])[0][0, 0] + 2.0) < 1e-12
+
+
+def test_umnn_round_trips_with_wide_conditioner_outputs(rng):
+    # conditioner outputs from N(0, 2^2): 1.35% of the round trips were off by more than 1
+    f = UMNN()
+    t = 3.0 * rng.standard_normal((400, 5))
+    xi = 2.0 * rng.standard_normal((400, 5, f.n_params))
+    y = f.forward(t, xi)[0]
+    back = f.inverse(y, xi)[0]
+    # the solver's tolerance is 1e-12 relative to 1 + |t|
+    assert np.max(np.abs(back - t) / (1.0 + np.abs(t))) < 1e-10
+
+
+def test_umnn_computed_map_is_monotone_far_out_with_steep_integrands(rng):
+    f = UMNN(3)
+    # dense near 0, where the steep units live, and out to |t| = 200
+    t = np.concatenate([np.linspace(-4.0, 4.0, 1601), np.linspace(4.01, 200.0, 400)])
+    t = np.sort(np.concatenate([-t[t > 4.0], t]))[:, None]
+    for scale in (1.0, 3.0, 8.0):
+        xi = np.broadcast_to(scale * rng.standard_normal(f.n_params),
+                             t.shape + (f.n_params,)).copy()
+        y = f.forward(t, xi)[0][:, 0]
+        assert np.all(np.diff(y) > 0), scale
+
+
+def test_umnn_value_accuracy_does_not_decay_with_t(rng):
+    f = UMNN(3)
+    t = np.array([[0.5, -3.0, 12.0, -40.0, 150.0]])
+    xi = rng.standard_normal((1, 5, f.n_params))
+    exact = _umnn_exact(f, t, xi)
+    assert np.max(np.abs(f.forward(t, xi)[0] - exact) / np.abs(exact - xi[..., 0])) < 1e-12
+
+
+def test_umnn_refuses_what_its_grid_or_float64_cannot_hold():
+    f = UMNN(2)
+    xi = np.zeros((1, 1, f.n_params))
+    xi[0, 0, [2, 3, 4, 5]] = [1.0, 1.0, 0.0, 2.0]  # a, b
+    xi[0, 0, [6, 7]] = [5e3, -5e3]                 # c: about 1.5e5 cells out to t = 15
+    with pytest.raises(ValueError, match="quadrature cells"):
+        f.forward(np.array([[15.0]]), xi)
+    xi = np.zeros((1, 1, f.n_params))
+    xi[0, 0, 1] = -700.0                           # g = exp(-700): the root is near 1e308 * 1e300
+    with pytest.raises(ValueError, match="beyond float64 reach"):
+        f.inverse(np.array([[1e300]]), xi)
+
+
+def test_umnn_logderiv_is_h_at_t(rng):
     f = UMNN(3, 24)
     t = 2.0 * rng.standard_normal((6, 2))
     xi = rng.standard_normal((6, 2, f.n_params))
@@ -198,3 +263,24 @@ def test_inverted_transformer_swaps_directions_and_gradients(rng):
         assert res.passed, str(res)
     with pytest.raises(ValueError, match="expected a Transformer"):
         Inverted(3)
+
+
+def test_umnn_tiny_t_with_a_nearly_flat_unit_gets_its_cell():
+    # |t| B underflowed to 0 cells (the value was beta instead of beta + t)
+    f = UMNN(2, 8)
+    xi = np.zeros((1, 1, f.n_params))
+    xi[0, 0, 2], xi[0, 0, 6] = 3.6e-202, 1.0                  # a_1, c_1
+    t = np.array([[1.37e-218]])
+    y = f.forward(t, xi)[0]
+    # g = 1 to rounding there; the weights sum to 1 within an ulp or two
+    np.testing.assert_allclose(y, t, rtol=4 * np.finfo(float).eps, atol=0)
+    np.testing.assert_allclose(f.inverse(y, xi)[0], t, rtol=4 * np.finfo(float).eps, atol=0)
+
+
+def test_umnn_subnormal_slope_makes_one_wide_cell_not_nan():
+    # a = 2.2e-313: 1/B overflowed to inf and the cell's left end was 0 * inf = nan
+    f = UMNN(2, 8)
+    xi = np.zeros((1, 1, f.n_params))
+    xi[0, 0, 3], xi[0, 0, 7] = 2.2250738585e-313, 1.0           # a_2, c_2
+    y = f.forward(np.array([[1.0], [-3.0]]), np.repeat(xi, 2, axis=0))[0]
+    np.testing.assert_allclose(y[:, 0], [1.0, -3.0], rtol=1e-15)  # h = tanh(~0) = 0

@@ -3,6 +3,8 @@
 property tests (hypothesis). The contract (gradients, identity, tails, validation) is in
 ``tests/test_transformers.py``."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -141,3 +143,77 @@ def test_knots_row_layout_and_the_bin_gather(rng):
     for r in range(4):
         np.testing.assert_array_equal(
             ends[..., r, 1], np.take_along_axis(knots[..., r, :], k[..., None] + 1, -1)[..., 0])
+
+
+# ---------------------------------------------------------------------- steep knots
+def test_spline_stays_in_its_bin_next_to_a_steep_knot():
+    # knot 2 (at 0) with derivative 1e14: the value at x = -1e-16 must lie in the bin's
+    # range [-1.5, 0] (it was -100 with derivative 1e18, when 1 - xi and xi disagreed)
+    f = RationalQuadraticSpline(4, 3.0)
+    xi = np.zeros((1, 1, 11))
+    xi[0, 0, 9] = 1e14
+    xk, yk, dk = (np.asarray(v)[0, 0] for v in f.knots(xi))
+    for x in (-1e-16, -1e-15, -3e-17, 1e-16):
+        y, ld = f.forward(np.array([[x]]), xi)
+        lo, hi = (-1.5, 0.0) if x < 0 else (0.0, 1.5)
+        assert lo <= y[0, 0] <= hi and np.isfinite(ld).all(), (x, y)
+        # against the same rational function in exact rational arithmetic
+        k = 1 if x < 0 else 2
+        x0, w = Fraction(xk[k]), Fraction(xk[k + 1]) - Fraction(xk[k])
+        y0, h = Fraction(yk[k]), Fraction(yk[k + 1]) - Fraction(yk[k])
+        d0, d1, s = Fraction(dk[k]), Fraction(dk[k + 1]), h / w
+        u = (Fraction(x) - x0) / w
+        exact = y0 + h * (s * u * u + d0 * u * (1 - u)) / (s + (d0 + d1 - 2 * s) * u * (1 - u))
+        assert abs(y[0, 0] - float(exact)) <= 4 * np.finfo(float).eps * 1.5, (x, y, exact)
+
+
+def test_spline_monotone_and_round_trips_within_its_conditioning_next_to_steep_knots():
+    f = RationalQuadraticSpline(4, 3.0)
+    eps = np.finfo(float).eps
+    t = np.concatenate([-np.logspace(-30, 0.1, 1500)[::-1], [0.0],
+                        np.logspace(-30, 0.1, 1500)])[:, None]
+    for p in (4, 8, 12, 14):
+        xi = np.zeros((t.shape[0], 1, 11))
+        xi[:, 0, 9] = 10.0 ** p
+        y, ld = f.forward(t, xi)
+        # increasing up to the rounding of the value (a few ulps of |y| <= 1.5)
+        assert np.min(np.diff(y[:, 0])) >= -4 * eps * 1.5, p
+        back = f.inverse(y, xi)[0]
+        # the inverse pins t down to the rounding of y over the slope: eps (B + |y|) / zeta'
+        bound = 8 * eps * (3.0 + np.abs(y)) / np.exp(ld)
+        assert np.all(np.abs(back - t) <= bound), p
+
+
+def test_spline_refuses_a_knot_derivative_float64_cannot_resolve():
+    f = RationalQuadraticSpline(4, 3.0)
+    xi = np.zeros((1, 1, 11))
+    xi[0, 0, 9] = 1e18
+    for call in (lambda: f.forward(np.array([[-1e-16]]), xi),
+                 lambda: f.inverse(np.array([[-1.0]]), xi), lambda: f.knots(xi)):
+        with pytest.raises(ValueError, match="xi gives a knot derivative.*cannot resolve"):
+            call()
+
+
+def test_maf_with_large_weights_round_trips_within_its_conditioning_or_refuses():
+    # a spline MAF whose conditioner outputs reach 1e9: knot derivatives about 1e9; the
+    # round trip was off by 4.3 (and the log-determinant by 120) when values left their bins
+    from nfref.autoregressive import MAF
+    eps = np.finfo(float).eps
+    refused = 0
+    for seed, scale in ((0, 1e3), (1, 1e6), (2, 1e9), (3, 1e9), (0, 1e12)):
+        rng = np.random.default_rng(seed)
+        f = MAF.random(2, rng, transformer=RationalQuadraticSpline(4, 3.0),
+                       output_scale=scale)
+        u = rng.standard_normal((100, 2))
+        try:
+            x, ld = f.forward(u)
+        except ValueError as exc:
+            assert "cannot resolve its bin" in str(exc)
+            refused += 1
+            continue
+        u2, ld2 = f.inverse(x)
+        # each coordinate is one spline inverse of a known x: error eps (B + |x|) / zeta'(u)
+        slope = np.exp(f.transformer.forward(u, f.conditioner(x))[1])
+        assert np.all(np.abs(u2 - u) <= 16 * eps * (3.0 + np.abs(x)) / slope), (seed, scale)
+        assert np.all(np.isfinite(ld2))
+    assert refused == 1

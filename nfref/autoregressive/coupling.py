@@ -43,7 +43,7 @@ reduces to its output bias; ``hidden_sizes`` is ignored).
 import numpy as np
 
 from nfref._validation import as_rng, check_dim
-from nfref.autoregressive.made import (check_activation, mlp_backward, mlp_forward, mlp_init,
+from nfref.autoregressive.made import (check_activation, check_hidden_sizes, check_scale, mlp_backward, mlp_forward, mlp_init,
                                        mlp_jvp, perturb_biases)
 from nfref.transform import Transform
 from nfref.autoregressive.transformers import Affine, Transformer
@@ -84,7 +84,10 @@ class Coupling(Transform):
                              f"got {type(transformer).__name__}")
         self.transformer = transformer
         self.activation = check_activation(activation, "Coupling")
+        if not isinstance(flip, (bool, np.bool_)):
+            raise ValueError(f"Coupling: flip: expected True or False, got {flip!r}")
         self.flip = bool(flip)
+        output_scale = check_scale(output_scale, "output_scale", "Coupling")
         d = check_dim(dim)
         half = d // 2
         if self.flip:
@@ -94,9 +97,8 @@ class Coupling(Transform):
             self.cond_idx, self.trans_idx = np.arange(half), np.arange(half, d)
             self._cond, self._trans = slice(0, half), slice(half, d)
         k = transformer.n_params
-        if any(int(h) < 1 for h in hidden_sizes):
-            raise ValueError(f"Coupling: hidden sizes must be positive, got {hidden_sizes!r}")
-        self.hidden_sizes = tuple(int(h) for h in hidden_sizes) if half > 0 else ()
+        hidden_sizes = check_hidden_sizes(hidden_sizes, "Coupling")
+        self.hidden_sizes = hidden_sizes if half > 0 else ()
         sizes = (half, *self.hidden_sizes, len(self.trans_idx) * k)
         bias = transformer.identity_xi((len(self.trans_idx),)).reshape(-1)
         weights, biases = mlp_init(sizes, as_rng(random_state), output_scale, bias)
@@ -112,6 +114,7 @@ class Coupling(Transform):
     def random(cls, dim, random_state=None, transformer=None, hidden_sizes=(8,), flip=False,
                output_scale=1.0, bias_scale=0.3, activation="tanh"):
         """Random weights and biases perturbed by ``N(0, bias_scale^2)`` (for tests)."""
+        bias_scale = check_scale(bias_scale, "bias_scale", "Coupling.random")
         rng = as_rng(random_state)
         t = cls(dim, transformer, hidden_sizes, flip, rng, output_scale=output_scale,
                 activation=activation)
@@ -208,8 +211,11 @@ class Permute(Transform):
     def __init__(self, perm):
         perm = np.asarray(perm)
         d = perm.size
-        if perm.ndim != 1 or sorted(perm.tolist()) != list(range(d)):
-            raise ValueError(f"Permute: expected a permutation of 0..{d - 1}, got {perm!r}")
+        if (perm.ndim != 1 or d == 0 or perm.dtype.kind not in "iuf"
+                or not np.all(perm == np.round(perm))
+                or sorted(perm.astype(int).tolist()) != list(range(d))):
+            raise ValueError(f"Permute: perm: expected a permutation of 0..{d - 1}, got "
+                             f"{perm!r}")
         self.perm = perm.astype(int)
         self.inv_perm = np.argsort(self.perm)
         super().__init__(d, {})
@@ -217,7 +223,7 @@ class Permute(Transform):
     @classmethod
     def random(cls, dim, random_state=None):
         """A random permutation of ``0..dim-1``."""
-        return cls(as_rng(random_state).permutation(dim))
+        return cls(as_rng(random_state).permutation(check_dim(dim)))
 
     def __repr__(self):
         return f"Permute({self.perm.tolist()})"

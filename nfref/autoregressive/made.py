@@ -65,10 +65,10 @@ end the activations are those of one ordinary pass at the final point. The maske
 
 import numpy as np
 
-from nfref._validation import as_rng, check_dim
+from nfref._validation import as_batch, as_float, as_int, as_rng, check_dim
 
 __all__ = ["MADE", "perturb_biases", "mlp_forward", "mlp_backward", "mlp_jvp", "mlp_init", "made_degrees",
-           "check_activation", "activation_slopes"]
+           "check_activation", "check_hidden_sizes", "check_scale", "activation_slopes"]
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -77,8 +77,22 @@ ACTIVATIONS = ("tanh", "relu")
 def check_activation(activation, who="mlp"):
     """``activation`` if it is ``"tanh"`` or ``"relu"``, else a ``ValueError`` naming it."""
     if not (isinstance(activation, str) and activation in ACTIVATIONS):
-        raise ValueError(f"{who}: activation must be 'tanh' or 'relu', got {activation!r}")
+        raise ValueError(f"{who}: activation: expected 'tanh' or 'relu', got {activation!r}")
     return activation
+
+
+def check_hidden_sizes(hidden_sizes, who):
+    """``hidden_sizes`` as a tuple of ints >= 1, or a ``ValueError`` naming it (a bare
+    number, ``None``, a string, or a size that is not a positive integer: ``2.5``, ``0``)."""
+    if isinstance(hidden_sizes, (str, bytes)) or not np.iterable(hidden_sizes):
+        raise ValueError(f"{who}: hidden_sizes: expected a sequence of positive integers, "
+                         f"got {hidden_sizes!r}")
+    return tuple(as_int(h, f"{who}: hidden_sizes entry", minimum=1) for h in hidden_sizes)
+
+
+def check_scale(value, name, who):
+    """``value`` as a finite float >= 0, or a ``ValueError`` naming ``name``."""
+    return as_float(value, f"{who}: {name}", low=0.0)
 
 
 def _activate(a, activation, out=None):
@@ -182,12 +196,14 @@ def made_degrees(dim, hidden_sizes, order="natural", random_state=None):
         elif order == "random":
             m0 = as_rng(random_state).permutation(dim) + 1
         else:
-            raise ValueError(f"MADE: order must be 'natural', 'reversed', 'random' or a "
+            raise ValueError(f"MADE: order: expected 'natural', 'reversed', 'random' or a "
                              f"permutation of 1..{dim}, got {order!r}")
     else:
         m0 = np.asarray(order)
-        if sorted(m0.tolist()) != list(range(1, dim + 1)):
-            raise ValueError(f"MADE: order must be a permutation of 1..{dim}, got {order!r}")
+        if (m0.ndim != 1 or m0.dtype.kind not in "iu"
+                or sorted(m0.tolist()) != list(range(1, dim + 1))):
+            raise ValueError(f"MADE: order: expected 'natural', 'reversed', 'random' or a "
+                             f"permutation of 1..{dim}, got {order!r}")
     degrees = [m0.astype(int)]
     for size in hidden_sizes:
         lo = min(int(degrees[-1].min()), dim - 1)
@@ -222,13 +238,8 @@ class MADE:
     def __init__(self, dim, n_outputs, hidden_sizes=(16, 16), order="natural",
                  random_state=None, activation="tanh"):
         self.dim = check_dim(dim)
-        if (isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, np.integer))
-                or n_outputs < 1):
-            raise ValueError(f"MADE: n_outputs must be a positive integer, got {n_outputs!r}")
-        self.n_outputs = int(n_outputs)
-        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        if any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"MADE: hidden sizes must be positive, got {hidden_sizes!r}")
+        self.n_outputs = as_int(n_outputs, "MADE: n_outputs", minimum=1)
+        self.hidden_sizes = check_hidden_sizes(hidden_sizes, "MADE")
         self.activation = check_activation(activation, "MADE")
         self.degrees = made_degrees(self.dim, self.hidden_sizes, order, random_state)
         self.input_degrees = self.degrees[0]                   # (d,)
@@ -266,8 +277,9 @@ class MADE:
     def forward(self, x, net):
         """``(xi, hs)``: ``xi`` of shape (n, d, k) and the activations for the backward pass.
 
-        ``net`` is ``masked_weights(params)``.
+        ``net`` is ``masked_weights(params)``; ``x`` must be finite, of shape (n, d).
         """
+        x = as_batch(x, self.dim, "MADE.forward: x")
         out, hs = mlp_forward(net[0], net[1], x, self.activation)
         return out.reshape(x.shape[0], self.dim, self.n_outputs), hs
 

@@ -73,7 +73,7 @@ once): each update is one input-only MADE backward pass.
 import numpy as np
 
 from nfref._validation import as_rng
-from nfref.autoregressive.made import MADE, perturb_biases
+from nfref.autoregressive.made import MADE, check_scale, perturb_biases
 from nfref.numerics import implicit_inverse_pullback, tril_inverse
 from nfref.transform import Transform
 from nfref.autoregressive.transformers import Affine, Transformer
@@ -103,6 +103,7 @@ class _AutoregressiveFlow(Transform):
         if not isinstance(transformer, Transformer):
             raise ValueError(f"{name}: expected a nfref.autoregressive.transformers.Transformer, "
                              f"got {type(transformer).__name__}")
+        output_scale = check_scale(output_scale, "output_scale", name)
         rng = as_rng(random_state)
         self.transformer = transformer
         self.made = MADE(dim, transformer.n_params, hidden_sizes, order, rng, activation)
@@ -114,6 +115,7 @@ class _AutoregressiveFlow(Transform):
                order="natural", output_scale=1.0, bias_scale=0.3, activation="tanh"):
         """Random weights (output layer ``N(0, output_scale^2/fan_in)``) and biases
         perturbed by ``N(0, bias_scale^2)``: a clearly non-identity map for tests."""
+        bias_scale = check_scale(bias_scale, "bias_scale", f"{cls.__name__}.random")
         rng = as_rng(random_state)
         t = cls(dim, transformer, hidden_sizes, order, rng, output_scale=output_scale,
                 activation=activation)

@@ -207,9 +207,19 @@ class GaussianMixtureCDF(InverseCDFTransform):
             # Start from the moment-matched normal quantile.
             mean = np.sum(r * c, axis=0)
             sd = np.sqrt(np.maximum(np.sum(r * (scale ** 2 + c * c), axis=0) - mean ** 2, 0.0))
+            who = f"GaussianMixtureCDF.forward (coordinate {j})"
             root = solve_monotone(cdf_and_pdf, level, lo, hi, guess=mean + sd * q, tol=TOL,
-                                  name=f"GaussianMixtureCDF.forward (coordinate {j})",
-                                  log_newton_below=0.5)
+                                  name=who, log_newton_below=0.5)
+            # a closed bracket on a jump of the computed CDF (the normal CDF underflows to 0
+            # below 1e-310): for a continuous CDF the residual is the density times the
+            # tolerance, below 1e-6 relative
+            bad = root.residual > 1e-6 * level
+            if np.any(bad):
+                i = int(np.argmax(bad))
+                raise ValueError(f"{who}: the mixture's CDF is not resolved in float64 at "
+                                 f"level {level[i]:.3g} (at the solution it is off by "
+                                 f"{root.residual[i]:.3g}); expected u (or 1 - u) above "
+                                 "about 1e-300")
             z[:, j] = sign * root.x
         eps = self._eps(z)
         lj = self._log_joint(eps)

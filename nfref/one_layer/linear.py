@@ -38,10 +38,30 @@ inverse direction :math:`u = A^{-1}(x - b)`, :math:`dA^{-1} = -A^{-1}\,dA\,A^{-1
 import numpy as np
 from scipy.linalg import lu_factor
 
-from nfref._validation import as_rng
+from nfref._validation import as_float, as_int, as_real, as_rng
 from nfref.transform import Transform
 
 __all__ = ["ElementwiseAffine", "PLULinear", "Linear"]
+
+#: ``exp`` of a log-scale outside this range under- or overflows float64's normal numbers
+LOG_SCALE_RANGE = (float(np.log(np.finfo(float).tiny)), float(np.log(np.finfo(float).max)))
+
+
+def _check_log_scale(values, who, key):
+    """Refuse log-scales whose ``exp`` is not a normal float64 (``ValueError``): a scale that
+    underflows collapses points and makes the map singular; one that overflows is infinite."""
+    lo, hi = LOG_SCALE_RANGE
+    bad = np.flatnonzero(~((values >= lo) & (values <= hi)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{who}: parameter {key!r}[{i}] = {values[i]:.6g}: its exp is not "
+                         f"representable in float64 (under- or overflows); expected {key} "
+                         f"in [{lo:.1f}, {hi:.1f}]")
+
+
+def _random_args(dim, scale):
+    """``dim`` and ``scale`` of a random constructor, checked."""
+    return as_int(dim, "dim", minimum=1), as_float(scale, "scale", low=0.0)
 
 
 class ElementwiseAffine(Transform):
@@ -65,8 +85,8 @@ class ElementwiseAffine(Transform):
     """
 
     def __init__(self, shift, log_scale):
-        shift = np.atleast_1d(np.asarray(shift, dtype=float))
-        log_scale = np.atleast_1d(np.asarray(log_scale, dtype=float))
+        shift = np.atleast_1d(as_real(shift, "ElementwiseAffine: shift"))
+        log_scale = np.atleast_1d(as_real(log_scale, "ElementwiseAffine: log_scale"))
         if shift.ndim != 1 or shift.shape != log_scale.shape:
             raise ValueError("ElementwiseAffine: expected shift and log_scale of the same shape "
                              f"(d,), got {shift.shape} and {log_scale.shape}")
@@ -75,8 +95,12 @@ class ElementwiseAffine(Transform):
     @classmethod
     def random(cls, dim, random_state=None, scale=0.5):
         """Random parameters: shift and log-scale from ``N(0, scale^2)``."""
+        dim, scale = _random_args(dim, scale)
         rng = as_rng(random_state)
         return cls(rng.normal(0, scale, dim), rng.normal(0, scale, dim))
+
+    def _validate_params(self):
+        _check_log_scale(self.params["log_scale"], "ElementwiseAffine", "log_scale")
 
     def _forward_and_vjp(self, u):
         # dx_i/du_i = e^{s_i};  dx_i/ds_i = e^{s_i} u_i;  dx_i/dt_i = 1;  dlogdet/ds_i = 1.
@@ -136,11 +160,17 @@ class PLULinear(Transform):
     """
 
     def __init__(self, lower, upper, log_diag, bias, perm=None):
-        log_diag = np.atleast_1d(np.asarray(log_diag, dtype=float))
+        log_diag = np.atleast_1d(as_real(log_diag, "PLULinear: log_diag"))
+        if log_diag.ndim != 1:
+            raise ValueError(f"PLULinear: log_diag: expected shape (d,), got {log_diag.shape}")
         d = log_diag.size
         perm = np.arange(d) if perm is None else np.asarray(perm)
-        if sorted(perm.tolist()) != list(range(d)):
+        if (perm.dtype.kind not in "iu" and not (perm.dtype.kind == "f"
+                                                 and np.all(perm == np.round(perm)))) \
+                or perm.shape != (d,) or sorted(perm.astype(int).tolist()) != list(range(d)):
             raise ValueError(f"PLULinear: perm must be a permutation of 0..{d - 1}, got {perm}")
+        lower, upper, bias = (as_real(a, f"PLULinear: {name}") for name, a in
+                              (("lower", lower), ("upper", upper), ("bias", bias)))
         for name, a, shape in (("lower", lower, (d, d)), ("upper", upper, (d, d)),
                                ("bias", bias, (d,))):
             if np.shape(a) != shape:
@@ -152,9 +182,16 @@ class PLULinear(Transform):
     @classmethod
     def random(cls, dim, random_state=None, scale=0.5):
         """Random factors (entries ``N(0, scale^2)``) and a random permutation."""
+        dim, scale = _random_args(dim, scale)
         rng = as_rng(random_state)
         return cls(rng.normal(0, scale, (dim, dim)), rng.normal(0, scale, (dim, dim)),
                    rng.normal(0, scale, dim), rng.normal(0, 1, dim), rng.permutation(dim))
+
+    def _validate_params(self):
+        """``exp(log_diag)`` must be a normal float64: below about -708 the diagonal of ``U``
+        underflows (``A`` singular in float64: collapsed points, a failing solve), above 709.8
+        it overflows."""
+        _check_log_scale(self.params["log_diag"], "PLULinear", "log_diag")
 
     def factors(self):
         """The matrices ``(P, L, U)``; ``A = P @ L @ U``."""
@@ -226,16 +263,21 @@ class Linear(Transform):
     """
 
     def __init__(self, weight, bias, max_condition=1e12):
-        bias = np.atleast_1d(np.asarray(bias, dtype=float))
+        bias = np.atleast_1d(as_real(bias, "Linear: bias"))
+        if bias.ndim != 1:
+            raise ValueError(f"Linear: bias: expected shape (d,), got {bias.shape}")
+        weight = as_real(weight, "Linear: weight")
         d = bias.size
         if np.shape(weight) != (d, d):
             raise ValueError(f"Linear: expected weight of shape ({d}, {d}), got {np.shape(weight)}")
-        self.max_condition = float(max_condition)
+        self.max_condition = as_float(max_condition, "Linear: max_condition", low=1.0,
+                                      low_open=True)
         super().__init__(d, {"weight": weight, "bias": bias})
 
     @classmethod
     def random(cls, dim, random_state=None, scale=0.5):
         """``A = I + scale * N(0, 1)``, redrawn until its condition number is below 100."""
+        dim, scale = _random_args(dim, scale)
         rng = as_rng(random_state)
         while True:
             A = np.eye(dim) + rng.normal(0, scale, (dim, dim))

@@ -21,8 +21,11 @@ Invertibility
 -------------
 Projecting on ``w``: :math:`w^\top x = a + c\, h(a + b)`, whose derivative in ``a`` is
 :math:`1 + c\,h'(a+b)`; since :math:`0 < h' \le 1` it is positive for every ``a`` iff
-:math:`c \ge -1` (strictly positive for :math:`c > -1`). Rezende and Mohamed (2015, A.1)
-enforce it with
+:math:`c > -1`. At :math:`c = -1` it is :math:`1 - h'(a+b) = \tanh^2(a+b)`, non-negative and
+zero only at the single point :math:`a = -b`: the map :math:`a \mapsto a + c\,h(a+b)` is
+still strictly increasing, hence invertible, but its Jacobian is singular on the hyperplane
+:math:`w^\top u + b = 0` (the inverse is not differentiable there); for :math:`c < -1` it
+folds. Rezende and Mohamed (2015, A.1) enforce :math:`c > -1` with
 
 .. math::  \hat\rho = \rho + \big(m(w^\top\rho) - w^\top\rho\big)\frac{w}{\|w\|^2},
            \qquad m(s) = -1 + \operatorname{softplus}(s),
@@ -91,7 +94,7 @@ implicit-function rule :func:`nfref.numerics.implicit_inverse_pullback` built fr
 
 import numpy as np
 
-from nfref._validation import as_rng, check_finite
+from nfref._validation import as_float, as_int, as_real, as_rng, check_finite
 from nfref.numerics import EPS, implicit_inverse_pullback, sech2, sigmoid, softplus, solve_monotone
 from nfref.transform import Transform
 
@@ -171,12 +174,15 @@ class Planar(Transform):
     """
 
     def __init__(self, w, rho, b, reparameterize=True):
-        w = np.atleast_1d(np.asarray(w, dtype=float))
-        rho = np.atleast_1d(np.asarray(rho, dtype=float))
-        b = np.atleast_1d(np.asarray(b, dtype=float))
+        w = np.atleast_1d(as_real(w, "Planar: w"))
+        rho = np.atleast_1d(as_real(rho, "Planar: rho"))
+        b = np.atleast_1d(as_real(b, "Planar: b"))
         if w.ndim != 1 or rho.shape != w.shape or b.shape != (1,):
             raise ValueError("Planar: expected w and rho of shape (d,) and b of shape (1,), got "
                              f"{w.shape}, {rho.shape} and {b.shape}")
+        if not isinstance(reparameterize, (bool, np.bool_)):
+            raise ValueError(f"Planar: reparameterize: expected True or False, got "
+                             f"{reparameterize!r}")
         self.reparameterize = bool(reparameterize)
         super().__init__(w.size, {"w": w, "rho": rho, "b": b})
 
@@ -187,6 +193,8 @@ class Planar(Transform):
         With ``reparameterize=False`` the draw of ``rho`` is shifted along ``w`` so that
         ``w^T rho >= -0.5`` (a valid raw planar flow).
         """
+        dim = as_int(dim, "dim", minimum=1)
+        scale = as_float(scale, "scale", low=0.0, low_open=True)
         rng = as_rng(random_state)
         w, rho, b = rng.normal(0, scale, dim), rng.normal(0, scale, dim), rng.normal(0, scale, 1)
         if not reparameterize and w @ rho < -0.5:

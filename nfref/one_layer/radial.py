@@ -65,11 +65,14 @@ symmetric, :math:`J^{-1} = f^{-1}\big(I - \frac{k}{f + k} e e^\top\big)`,
 
 import numpy as np
 
-from nfref._validation import as_rng
+from nfref._validation import as_float, as_int, as_real, as_rng
 from nfref.numerics import implicit_inverse_pullback, sigmoid, softplus
 from nfref.transform import Transform
 
 __all__ = ["Radial"]
+
+_TINY = np.finfo(float).tiny
+_RAW_MIN = float(np.log(np.expm1(_TINY)) if np.expm1(_TINY) > 0 else np.log(_TINY))
 
 
 class Radial(Transform):
@@ -94,9 +97,9 @@ class Radial(Transform):
     """
 
     def __init__(self, z0, alpha_raw, beta_raw):
-        z0 = np.atleast_1d(np.asarray(z0, dtype=float))
-        alpha_raw = np.atleast_1d(np.asarray(alpha_raw, dtype=float))
-        beta_raw = np.atleast_1d(np.asarray(beta_raw, dtype=float))
+        z0 = np.atleast_1d(as_real(z0, "Radial: z0"))
+        alpha_raw = np.atleast_1d(as_real(alpha_raw, "Radial: alpha_raw"))
+        beta_raw = np.atleast_1d(as_real(beta_raw, "Radial: beta_raw"))
         if z0.ndim != 1 or alpha_raw.shape != (1,) or beta_raw.shape != (1,):
             raise ValueError("Radial: expected z0 of shape (d,), alpha_raw and beta_raw of shape "
                              f"(1,), got {z0.shape}, {alpha_raw.shape} and {beta_raw.shape}")
@@ -105,8 +108,23 @@ class Radial(Transform):
     @classmethod
     def random(cls, dim, random_state=None, scale=1.0):
         """Random parameters: ``z0 ~ N(0, scale^2)``, ``alpha_raw, beta_raw ~ N(0, scale^2)``."""
+        dim = as_int(dim, "dim", minimum=1)
+        scale = as_float(scale, "scale", low=0.0, low_open=True)
         rng = as_rng(random_state)
         return cls(rng.normal(0, scale, dim), rng.normal(0, scale, 1), rng.normal(0, scale, 1))
+
+    def _validate_params(self):
+        r""":math:`\alpha = \operatorname{softplus}(\alpha_{raw})` and
+        :math:`\gamma = \operatorname{softplus}(\beta_{raw})` must be normal positive floats:
+        below about -708 the raw values underflow them, and the map (which divides by
+        :math:`\alpha + r` and has :math:`\det J = \gamma/\alpha` at the centre) is not
+        representable in float64."""
+        for key, label in (("alpha_raw", "alpha"), ("beta_raw", "alpha + beta")):
+            raw = float(self.params[key][0])
+            if not softplus(raw) >= _TINY:
+                raise ValueError(f"Radial: parameter {key!r} = {raw:.6g} makes {label} = "
+                                 f"softplus({key}) underflow in float64 (float64 cannot "
+                                 f"represent it); expected {key} >= {_RAW_MIN:.1f}")
 
     @property
     def alpha(self):
@@ -182,7 +200,9 @@ class Radial(Transform):
     def _inverse_and_vjp(self, x):
         alpha, gamma, y, R, r, q = self._inverse_parts(x)
         v = (q / (gamma + r))[:, None] * y                          # u - z0
-        u = self.params["z0"] + v
+        # u = x - beta (u - z0)/q = x - beta y/(gamma + r): no cancellation of z0 against
+        # u - z0 when the centre is far from the points (z0 + v loses |z0| eps)
+        u = x - ((gamma - alpha) / (gamma + r))[:, None] * y
         e = y / np.where(R > 0, R, 1.0)[:, None]                    # = v / r, 0 at the centre
         P = r * r + 2.0 * alpha * r + alpha * gamma
         back, solve_transpose = self._backs(alpha, gamma, v, r, q, e, P)

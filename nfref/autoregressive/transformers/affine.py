@@ -29,6 +29,7 @@ bound :math:`s`, so :math:`|\alpha| < s` and the scale stays in :math:`(e^{-s}, 
 
 import numpy as np
 
+from nfref._validation import as_float
 from nfref.autoregressive.transformers.base import Transformer
 
 __all__ = ["Affine", "BoundedAffine"]
@@ -96,11 +97,8 @@ class BoundedAffine(Affine):
     """
 
     def __init__(self, scale_bound=3.0):
-        scale_bound = float(scale_bound)
-        if not (np.isfinite(scale_bound) and scale_bound > 0):
-            raise ValueError(f"BoundedAffine: expected a finite scale_bound > 0, "
-                             f"got {scale_bound}")
-        self.scale_bound = scale_bound
+        self.scale_bound = as_float(scale_bound, "BoundedAffine: scale_bound", low=0.0,
+                                    low_open=True)
 
     def _log_scale(self, raw):
         th = np.tanh(raw / self.scale_bound)

@@ -59,7 +59,7 @@ rule in one pass.
 
 import numpy as np
 
-from nfref._validation import check_finite_result
+from nfref._validation import as_real, check_finite_result
 from nfref.numerics import implicit_inverse_pullback
 
 __all__ = ["Transformer"]
@@ -144,11 +144,7 @@ class Transformer:
     def _check(self, t, xi, name):
         """``t`` (n, d) and ``xi`` (n, d, n_params) as finite float64 arrays, or ``ValueError``."""
         who = type(self).__name__
-        try:
-            t = np.asarray(t, dtype=np.float64)
-            xi = np.asarray(xi, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{who}: expected numeric arrays {name} and xi ({exc})") from None
+        t, xi = as_real(t, f"{who}: {name}"), as_real(xi, f"{who}: xi")  # lists, no complex
         if t.ndim != 2 or t.shape[0] == 0:
             raise ValueError(f"{who}: expected {name} of shape (n, d) with n >= 1, "
                              f"got {t.shape}")
@@ -170,7 +166,8 @@ class Transformer:
         def pullback(g_value, gld):
             gs = []
             for label, g in zip(names, (g_value, gld)):
-                g = np.zeros(shape) if g is None else np.asarray(g, dtype=np.float64)
+                g = (np.zeros(shape) if g is None
+                     else as_real(g, f"{type(self).__name__}.{what}: {label}"))
                 if g.shape != shape:
                     raise ValueError(f"{type(self).__name__}.{what}: expected {label} of shape "
                                      f"{shape}, got {g.shape}")

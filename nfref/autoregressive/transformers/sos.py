@@ -40,6 +40,7 @@ with the exact derivative); its gradient is the implicit-function rule of
 
 import numpy as np
 
+from nfref._validation import as_float, as_int
 from nfref.autoregressive.transformers.base import Transformer
 from nfref.numerics import solve_monotone
 
@@ -128,16 +129,11 @@ class SumOfSquares(Transformer):
 
 
     def __init__(self, n_squares=2, degree=2, scale=4.0, floor=1e-3):
-        for name, v, lo in (("n_squares", n_squares, 1), ("degree", degree, 0)):
-            if int(v) != v or v < lo:
-                raise ValueError(f"SumOfSquares: expected an integer {name} >= {lo}, got {v!r}")
-        for name, v in (("scale", scale), ("floor", floor)):
-            if not (np.isfinite(v) and v > 0):
-                raise ValueError(f"SumOfSquares: expected a finite {name} > 0, got {v!r}")
-        if floor >= 1:
-            raise ValueError(f"SumOfSquares: expected floor < 1, got {floor!r}")
-        self.n_squares, self.degree = int(n_squares), int(degree)
-        self.scale, self.floor = float(scale), float(floor)
+        self.n_squares = as_int(n_squares, "SumOfSquares: n_squares", minimum=1)
+        self.degree = as_int(degree, "SumOfSquares: degree", minimum=0)
+        self.scale = as_float(scale, "SumOfSquares: scale", low=0.0, low_open=True)
+        self.floor = as_float(floor, "SumOfSquares: floor", low=0.0, high=1.0, low_open=True,
+                              high_open=True)
         self.n_params = 1 + self.n_squares * (self.degree + 1)
 
     def _args(self):

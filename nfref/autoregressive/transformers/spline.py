@@ -80,6 +80,15 @@ The inverse's gradient is the implicit-function rule of :mod:`nfref.autoregressi
 :math:`\nabla_y`, and :math:`\nabla_\xi` is the forward rule above with upstream
 :math:`(-\sigma, g_\lambda)`.
 
+Floating point. The position in the bin :math:`\xi = (x - x_k)/w_k` and its complement
+:math:`1 - \xi = (x_{k+1} - x)/w_k` are computed separately, each from its own knot, and
+every formula uses the one it means (:math:`q = \xi(1-\xi)`, :math:`M`, the value from the
+nearer knot); the inverse solves for both from :math:`e_0` and :math:`e_1` (the mirrored
+quadratic). So a value cannot leave its bin, whatever the knot derivatives. A bin whose
+knot derivative is so large that float64 cannot resolve it (the inverse's rounding error
+:math:`\epsilon|y|\delta/s^2` above the bin's width; :func:`_check_representable`) is
+refused with a ``ValueError``.
+
 One pass per direction. :func:`spline_knots` computes the knots (softmax, cumulative sum,
 softplus) once per pass, :func:`rq_bin` finds the bin and gathers its two ends of every knot
 array in one indexing step, :func:`rq_forward` or :func:`rq_inverse` evaluates the map, and
@@ -91,8 +100,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nfref._validation import as_float, as_int
 from nfref.autoregressive.transformers.base import Transformer
-from nfref.numerics import sigmoid, softmax, softplus
+from nfref.numerics import EPS, sigmoid, softmax, softplus
 
 __all__ = ["RationalQuadraticSpline", "spline_knots", "rq_bin", "rq_forward", "rq_inverse",
            "rq_discriminant", "rq_pullback", "RQBins"]
@@ -116,11 +126,13 @@ def spline_knots(xi, n_bins, bound, min_width, min_height, min_derivative):
     minimum = np.array([[min_width], [min_height]])                       # (2, 1)
     sizes = probs * (2.0 * bound * (1.0 - K * minimum))                  # (n, d, 2, K)
     sizes += 2.0 * bound * minimum
-    # knots = -B + the partial sums of the sizes, as one product with a (K, K+1) matrix of
-    # ones above the diagonal (a cumsum along a short trailing axis costs several times more)
-    steps = np.triu(np.ones((K, K + 1)), 1)                               # steps[j, k] = j < k
+    # knots = -B + the partial sums of the sizes, added in order along the row: the same
+    # numbers whatever the batch (a matrix product with a triangle of ones lets BLAS pick
+    # an order of summation that depends on the number of rows, which moves a knot by an
+    # ulp and a tiny bin's h = y_{k+1} - y_k, a difference of nearly equal knots, by 500)
     knots = np.empty(lead + (4, K + 1))
-    knots[..., :2, :] = (sizes.reshape(-1, K) @ steps).reshape(lead + (2, K + 1))
+    knots[..., :2, 0] = 0.0
+    np.cumsum(sizes, axis=-1, out=knots[..., :2, 1:])
     knots[..., :2, :] -= bound
     knots[..., :2, 0], knots[..., :2, -1] = -bound, bound
     ud = xi[..., 2 * K:]                                                  # (n, d, K-1)
@@ -129,7 +141,34 @@ def spline_knots(xi, n_bins, bound, min_width, min_height, min_derivative):
     knots[..., 2, 0] = knots[..., 2, -1] = 1.0
     knots[..., 3, 1:K] = ud
     knots[..., 3, 0] = knots[..., 3, -1] = 0.0
+    _check_representable(knots, sizes)
     return knots, probs
+
+
+def _check_representable(knots, sizes):
+    r"""Refuse bins that float64 cannot resolve (``ValueError``).
+
+    With :math:`\delta = \max(\delta_k, \delta_{k+1}) \gg s = h_k/w_k`, the bin's smallest
+    slope is about :math:`s^2/\delta` (:math:`1/\rho` times :math:`s` for the ratio
+    :math:`\rho = \delta/s`), so a value known to :math:`\epsilon\,m`,
+    :math:`m = \max(|y_k|, |y_{k+1}|)`, pins the input down only to
+    :math:`\epsilon m\delta/s^2`. Where that exceeds the bin's width,
+    :math:`\epsilon m\delta w_k/h_k^2 > 1`, the bin's interior is flat to within rounding
+    and no float64 inverse can recover its points: the spline is refused. (A knot derivative
+    of 1e16 next to a bin of height and width 1.5 is refused; 1e14 passes, with a round trip
+    good to about 2% of the bin, which the conditioning predicts.)
+    """
+    delta, y = knots[..., 2, :], knots[..., 1, :]
+    w, h = sizes[..., 0, :], sizes[..., 1, :]                            # (n, d, K)
+    m = np.maximum(np.abs(y[..., :-1]), np.abs(y[..., 1:]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        blur = EPS * m * np.maximum(delta[..., :-1], delta[..., 1:]) * (w / (h * h))
+    if not np.all(blur <= 1.0):
+        worst = float(np.max(np.where(np.isnan(blur), np.inf, blur)))
+        raise ValueError("RationalQuadraticSpline: xi gives a knot derivative so large that "
+                         f"float64 cannot resolve its bin (the inverse's rounding error is "
+                         f"{worst:.3g} times the bin's width; expected at most 1, i.e. knot "
+                         "derivatives below h_k^2 / (eps |y| w_k))")
 
 
 def _bin(v, edges):
@@ -163,12 +202,14 @@ def _gather(a, k, width):
 
 class RQBins(NamedTuple):
     """What a pass keeps for its pullback, each (n, d): ``inside`` :math:`[-B, B]`, bin
-    ``k``, bin coordinate ``u`` (:math:`\\xi` of the module docstring), ``w, h, s``,
-    ``d0, d1`` (:math:`\\delta_k, \\delta_{k+1}`), ``q, D, M``, and ``logderiv``."""
+    ``k``, bin coordinate ``u`` (:math:`\\xi` of the module docstring) and its complement
+    ``ur`` (:math:`1 - \\xi`, computed from the right end), ``w, h, s``, ``d0, d1``
+    (:math:`\\delta_k, \\delta_{k+1}`), ``q = u ur``, ``D, M``, and ``logderiv``."""
 
     inside: np.ndarray
     k: np.ndarray
     u: np.ndarray
+    ur: np.ndarray
     w: np.ndarray
     h: np.ndarray
     s: np.ndarray
@@ -180,17 +221,23 @@ class RQBins(NamedTuple):
     logderiv: np.ndarray
 
 
-def _bins(inside, k, u, ends):
-    """:class:`RQBins` at bin coordinate ``u``: ``q, D, M`` and ``logderiv``
-    :math:`= 2\\log(s/D) + \\log M` inside, 0 on the tails."""
+def _bins(inside, k, u, ur, ends):
+    """:class:`RQBins` at bin coordinate ``u`` and its complement ``ur``: ``q, D, M`` and
+    ``logderiv`` :math:`= 2\\log(s/D) + \\log M` inside, 0 on the tails.
+
+    Every product that means :math:`1 - \\xi` uses ``ur``, never ``1 - u``: next to a knot
+    whose derivative is large (``1e16``) ``1 - u`` rounds to 0 while ``ur`` does not, and a
+    denominator :math:`D = s + \\Delta\\,\\xi(1-\\xi)` that saw the one with a numerator that
+    saw the other threw the value out of its bin."""
     x0, y0, d0 = ends[..., 0, 0], ends[..., 1, 0], ends[..., 2, 0]
     w, h, d1 = ends[..., 0, 1] - x0, ends[..., 1, 1] - y0, ends[..., 2, 1]
     s = h / w
-    q = u * (1.0 - u)
-    D = s + (d0 + d1 - 2.0 * s) * q
-    M = d1 * u * u + 2.0 * s * q + d0 * (1.0 - u) ** 2
-    ld = np.where(inside, 2.0 * np.log(s / D) + np.log(M), 0.0)
-    return RQBins(inside, k, u, w, h, s, d0, d1, q, D, M, ld)
+    q = u * ur
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        D = s + (d0 + d1 - 2.0 * s) * q                 # overflow: refused by the base
+        M = d1 * u * u + 2.0 * s * q + d0 * ur * ur
+        ld = np.where(inside, 2.0 * np.log(s / D) + np.log(M), 0.0)
+    return RQBins(inside, k, u, ur, w, h, s, d0, d1, q, D, M, ld)
 
 
 def rq_forward(x, knots):
@@ -210,11 +257,14 @@ def rq_forward(x, knots):
     w = x1 - x0
     u = np.clip((x - x0) / w, 0.0, 1.0)                                   # (n, d)
     ur = np.clip((x1 - x) / w, 0.0, 1.0)                                  # 1 - u, directly
-    bins = _bins(inside, k, u, ends)
+    bins = _bins(inside, k, u, ur, ends)
     h, s, D = bins.h, bins.s, bins.D
-    left = ends[..., 1, 0] + h * u * (s * u + bins.d0 * ur) / D
-    right = ends[..., 1, 1] - h * ur * (s * ur + bins.d1 * u) / D
-    y = np.where(inside, np.where(u <= 0.5, left, right), x)
+    y0, y1 = ends[..., 1, 0], ends[..., 1, 1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        left = y0 + h * (u * (s * u + bins.d0 * ur) / D)
+        right = y1 - h * (ur * (s * ur + bins.d1 * u) / D)
+    # R and 1 - R lie in [0, 1] in exact arithmetic; the clip keeps rounding in the bin
+    y = np.where(inside, np.clip(np.where(u <= 0.5, left, right), y0, y1), x)
     return y, bins.logderiv, bins, ends
 
 
@@ -240,15 +290,32 @@ def rq_inverse(y, knots):
     yc = np.clip(y, -B, B)                                                # tails: unused
     e0 = np.maximum(yc - y0, 0.0)                                         # (n, d)
     e1 = np.maximum(y1 - yc, 0.0)
-    b = h * d0 - e0 * (d0 + d1 - 2.0 * s)
-    root = np.sqrt(rq_discriminant(e0, e1, s, d0, d1))
+    # sqrt(b^2 - 4ac) as a hypotenuse: no overflow for knot derivatives up to 1e308
+    root = np.hypot(d0 * e1 - d1 * e0, 2.0 * s * np.sqrt(e0 * e1))
+    # xi from the left end and 1 - xi from the right one (the same root of the mirrored bin:
+    # e0 <-> e1, delta_k <-> delta_{k+1}), each without cancellation, so that both ends of a
+    # bin keep their digits next to a steep knot
+    u = _stable_root(e0, e1, s, d0, d1, root)
+    ur = _stable_root(e1, e0, s, d1, d0, root)
+    bins = _bins(inside, k, u, ur, ends)
+    x = np.where(u <= 0.5, x0 + u * w, ends[..., 0, 1] - ur * w)
+    return np.where(inside, x, y), bins.logderiv, bins, ends
+
+
+def _stable_root(e0, e1, s, d0, d1, root):
+    r"""The root :math:`\xi \in [0, 1]` of :math:`a\xi^2 + b\xi + c = 0` (module docstring)
+    with ``root`` :math:`= \sqrt{b^2 - 4ac}`, and
+    :math:`b = h_k\delta_k - e_0\Delta = \delta_k e_1 - \delta_{k+1}e_0 + 2se_0` written
+    without the cancellation of :math:`h_k\delta_k` against :math:`e_0\delta_{k+1}` (large
+    knot derivatives): :math:`2se_0/(b + \sqrt{\cdot})` for :math:`b \ge 0`,
+    :math:`(\sqrt{\cdot} - b)/(2a)` with :math:`a = h_k s - b > 0` otherwise."""
+    b = d0 * e1 - d1 * e0 + 2.0 * s * e0
     pos = b >= 0
     # each branch divides by a positive number on its own side; the other side is unused
-    u = np.where(pos, 2.0 * s * e0 / np.where(pos, b + root, 1.0),
-                 (root - b) / np.where(pos, 1.0, 2.0 * (h * s - b)))
-    u = np.clip(u, 0.0, 1.0)
-    bins = _bins(inside, k, u, ends)
-    return np.where(inside, x0 + u * w, y), bins.logderiv, bins, ends
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        u = np.where(pos, 2.0 * s * e0 / np.where(pos, b + root, 1.0),
+                     (root - b) / np.where(pos, 1.0, 2.0 * (s * (e0 + e1) - b)))
+    return np.clip(u, 0.0, 1.0)
 
 
 def rq_pullback(bins, ends, probs, g_out, gld, n_bins, bound, min_width, min_height,
@@ -272,17 +339,17 @@ def rq_pullback(bins, ends, probs, g_out, gld, n_bins, bound, min_width, min_hei
     :math:`j < k` and :math:`j = k`.
     """
     K = n_bins
-    inside, k, t, w, h, s, d0, d1, q, D, M, _ = bins
+    inside, k, t, tr, w, h, s, d0, d1, q, D, M, _ = bins        # tr = 1 - t, from the right
     D2 = D * D
     P = s * t * t + d0 * q
     dd = d0 + d1 - 2.0 * s
     # partials of R and lambda in (xi, s, d0, d1)
     R_t, R_s = s * M / D2, (t * t * D - P * (1.0 - 2.0 * q)) / D2
     R_d0, R_d1 = q * (D - P) / D2, -q * P / D2
-    M_t = 2.0 * d1 * t + 2.0 * s * (1.0 - 2.0 * t) - 2.0 * d0 * (1.0 - t)
-    l_t = M_t / M - 2.0 * dd * (1.0 - 2.0 * t) / D
+    M_t = 2.0 * d1 * t + 2.0 * s * (tr - t) - 2.0 * d0 * tr
+    l_t = M_t / M - 2.0 * dd * (tr - t) / D
     l_s = 2.0 / s + 2.0 * q / M - 2.0 * (1.0 - 2.0 * q) / D
-    l_d0, l_d1 = (1.0 - t) ** 2 / M - 2.0 * q / D, t * t / M - 2.0 * q / D
+    l_d0, l_d1 = tr * tr / M - 2.0 * q / D, t * t / M - 2.0 * q / D
     if inverse:                                  # sigma = (g_x + g_l dlambda/dx) / (dy/dx)
         g_in = np.where(inside, (g_out + gld * l_t / w) / (s * R_t), g_out)
         gy = -g_in
@@ -349,22 +416,22 @@ class RationalQuadraticSpline(Transformer):
 
     def __init__(self, n_bins=8, bound=3.0, min_width=1e-3, min_height=1e-3,
                  min_derivative=1e-3):
-        if int(n_bins) != n_bins or n_bins < 1:
-            raise ValueError(f"RationalQuadraticSpline: expected an integer n_bins >= 1, "
-                             f"got {n_bins!r}")
-        if not (np.isfinite(bound) and bound > 0):
-            raise ValueError(f"RationalQuadraticSpline: expected a finite bound > 0, "
-                             f"got {bound!r}")
+        who = "RationalQuadraticSpline"
+        n_bins = as_int(n_bins, f"{who}: n_bins", minimum=1)
+        bound = as_float(bound, f"{who}: bound", low=0.0, low_open=True)
+        min_width, min_height = (as_float(m, f"{who}: {name}", low=0.0, high=1.0 / n_bins,
+                                          high_open=True)
+                                 for name, m in (("min_width", min_width),
+                                                 ("min_height", min_height)))
         for name, m in (("min_width", min_width), ("min_height", min_height)):
-            if not (0 <= m and n_bins * m < 1):
-                raise ValueError(f"RationalQuadraticSpline: expected 0 <= {name} < 1/n_bins "
+            if not n_bins * m < 1:                   # 1/n_bins itself rounded below n_bins m
+                raise ValueError(f"{who}: {name}: expected 0 <= {name} < 1/n_bins "
                                  f"= {1 / n_bins:.3g}, got {m!r}")
-        if not (0 < min_derivative < 1):
-            raise ValueError(f"RationalQuadraticSpline: expected 0 < min_derivative < 1, "
-                             f"got {min_derivative!r}")
-        self.n_bins, self.bound = int(n_bins), float(bound)
-        self.min_width, self.min_height = float(min_width), float(min_height)
-        self.min_derivative = float(min_derivative)
+        min_derivative = as_float(min_derivative, f"{who}: min_derivative", low=0.0, high=1.0,
+                                  low_open=True, high_open=True)
+        self.n_bins, self.bound = n_bins, bound
+        self.min_width, self.min_height = min_width, min_height
+        self.min_derivative = min_derivative
         self.n_params = 3 * self.n_bins - 1
 
     def _args(self):

@@ -353,3 +353,182 @@ def plot_history(history, ax=None, offset=0.0, logy=False, title=None):
     if title:
         ax.set_title(title)
     return ax
+
+
+# ---------------------------------------------------------------------- animations
+def _frame_animation(densities, bounds, titles, interval, cmap, figsize, colors, label):
+    """A FuncAnimation over precomputed density grids, one image whose data changes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    colors = as_choice(colors, "colors", ("shared", "frame"))
+    fig, ax = plt.subplots(figsize=figsize)
+    vmax = float(densities.max()) if colors == "shared" else float(densities[0].max())
+    image = ax.imshow(densities[0], origin="lower", extent=tuple(bounds.ravel()), aspect="auto",
+                      cmap=cmap, vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set_xlim(*bounds[0])
+    ax.set_ylim(*bounds[1])
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    title = ax.set_title(titles[0])
+
+    def update(i):
+        image.set_data(densities[i])
+        if colors == "frame":
+            image.set_clim(0.0, max(float(densities[i].max()), np.finfo(float).tiny))
+        title.set_text(titles[i])
+        return image, title
+
+    anim = FuncAnimation(fig, update, frames=len(densities), interval=interval, blit=False)
+    plt.close(fig)                 # shown by to_jshtml() or saved, not drawn again at cell end
+    anim.densities, anim.bounds, anim.ax = densities, bounds, ax
+    return anim
+
+
+def animate_layers(flow, base=None, bounds=None, grid=100, n_samples=4000, random_state=0,
+                   interval=500, cmap="viridis", figsize=(4.6, 4), colors="shared"):
+    r"""Animate the density of :math:`Y_k`, from :math:`Y_0 = U` to :math:`Y_K = X`, layer by layer.
+
+    Frame ``k`` is the density of the flow cut after ``k`` layers (eq. (9) with ``K = k``, the
+    same densities as :func:`plot_layers`), all on the same axes limits, so the morphing of
+    notes 000, sec. 3 can be followed.
+
+    Parameters
+    ----------
+    flow : Flow or Transform
+        As in :func:`plot_layers` (a transform needs ``base``).
+    base : Distribution, optional
+    bounds : ((x_lo, x_hi), (y_lo, y_hi)), optional
+        The box of every frame; by default the 0.5 to 99.5 per cent quantiles of ``n_samples``
+        draws of all the :math:`Y_k` together.
+    grid : int
+        Grid points per axis.
+    n_samples : int
+        Draws used for the default ``bounds``.
+    random_state : None, int or numpy.random.Generator
+    interval : float
+        Milliseconds between frames.
+    colors : {"shared", "frame"}
+        One colour scale for all frames (densities comparable across layers), or one per frame.
+
+    Returns
+    -------
+    matplotlib.animation.FuncAnimation
+        ``anim.to_jshtml()`` plays it in a notebook (``IPython.display.HTML``);
+        ``anim.save("layers.gif", writer="pillow")`` writes a GIF. ``anim.densities`` (frames,
+        grid, grid), ``anim.bounds`` and ``anim.ax`` hold what is drawn.
+    """
+    colors = as_choice(colors, "colors", ("shared", "frame"))
+    base, chain = _flow_parts(flow, base)
+    if base.dim != 2:
+        raise ValueError(f"animate_layers: expected a 2-D flow, got dimension {base.dim}")
+    grid = as_int(grid, "grid (points per axis)", minimum=2)
+    n_samples = as_int(n_samples, "n_samples", minimum=1)
+    interval = as_float(interval, "interval (milliseconds)", low=0.0, low_open=True)
+    if bounds is None:
+        ys, _ = chain.forward_pass(base.rvs(n_samples, random_state))
+        box = _auto_bounds(np.concatenate(ys, 0))
+    else:
+        box = _bounds(bounds)
+    K = len(chain)
+    densities = []
+    for k in range(K + 1):
+        if k == 0:
+            logpdf = base.logpdf
+        else:
+            def logpdf(y, head=chain[:k]):
+                u, logdet = head.inverse(y)
+                return base.logpdf(u) + logdet
+        densities.append(density_grid(logpdf, box, grid)[2])
+    titles = [f"$Y_{{{k}}}$" + (" $= U$" if k == 0 else " $= X$" if k == K else "")
+              + f"  (layer {k} of {K})" for k in range(K + 1)]
+    return _frame_animation(np.array(densities), box, titles, interval, cmap, figsize, colors,
+                            "density")
+
+
+def animate_fit(history_or_snapshots, flow=None, bounds=((-3, 3), (-3, 3)), grid=100,
+                steps=None, data=None, interval=300, cmap="viridis", figsize=(4.6, 4),
+                colors="shared"):
+    r"""Animate the model density during a fit, one frame per snapshot.
+
+    Parameters
+    ----------
+    history_or_snapshots : sequence of Flow, sequence of dict, or object with ``snapshots``
+        * flows (anything with ``logpdf``), one per frame;
+        * parameter snapshots, dicts ``{name: array}`` with the keys of ``flow.params``
+          (copies taken during the fit), with ``flow`` given;
+        * a fit's history holding such dicts in ``history.snapshots`` (and, optionally, their
+          steps in ``history.snapshot_steps``), with ``flow`` given.
+    flow : Flow, optional
+        The flow the snapshots belong to. Its parameters are set to each snapshot in turn while
+        the densities are computed and restored afterwards (also on error): the flow is left
+        as it came.
+    bounds : ((x_lo, x_hi), (y_lo, y_hi))
+        The box of every frame.
+    steps : sequence of int, optional
+        The step of each frame, for the titles.
+    data : array_like, shape (n, 2), optional
+        Points drawn over every frame (at most 500).
+    colors : {"shared", "frame"}
+        As in :func:`animate_layers`.
+
+    Returns
+    -------
+    matplotlib.animation.FuncAnimation
+        As in :func:`animate_layers`.
+    """
+    colors = as_choice(colors, "colors", ("shared", "frame"))
+    source = history_or_snapshots
+    if hasattr(source, "snapshots"):
+        if steps is None:
+            steps = getattr(source, "snapshot_steps", None)
+        source = source.snapshots
+    if isinstance(source, (str, bytes, dict)) or not hasattr(source, "__len__") or not len(source):
+        raise ValueError("history_or_snapshots: expected a non-empty sequence of flows or of "
+                         "parameter dicts, or a history with snapshots, got "
+                         f"{type(history_or_snapshots).__name__}")
+    box = _bounds(bounds)
+    grid = as_int(grid, "grid (points per axis)", minimum=2)
+    interval = as_float(interval, "interval (milliseconds)", low=0.0, low_open=True)
+    frames = list(source)
+    if all(isinstance(f, dict) for f in frames):
+        if flow is None or not hasattr(flow, "params"):
+            raise ValueError("flow: expected the Flow the parameter snapshots belong to, got "
+                             f"{type(flow).__name__}")
+        params = flow.params
+        for i, snap in enumerate(frames):
+            if set(snap) != set(params) or any(np.shape(snap[k]) != params[k].shape for k in snap):
+                raise ValueError(f"history_or_snapshots[{i}]: expected the keys and shapes of "
+                                 f"flow.params {sorted(params)}, got {sorted(snap)}")
+        saved = {k: v.copy() for k, v in params.items()}
+        try:
+            densities = []
+            for snap in frames:
+                for k, v in snap.items():
+                    params[k][...] = v
+                densities.append(density_grid(flow.logpdf, box, grid)[2])
+        finally:
+            for k, v in saved.items():
+                params[k][...] = v
+    elif all(callable(getattr(f, "logpdf", None)) for f in frames):
+        densities = [density_grid(f.logpdf, box, grid)[2] for f in frames]
+    else:
+        raise ValueError("history_or_snapshots: expected every frame to be a flow (with logpdf) "
+                         "or every frame a parameter dict, got a mixture or something else")
+    if steps is not None:
+        steps = [as_int(s, "steps", minimum=0) for s in steps]
+        if len(steps) != len(frames):
+            raise ValueError(f"steps: expected {len(frames)} steps (one per frame), got "
+                             f"{len(steps)}")
+    titles = [f"step {steps[i]}" if steps is not None else f"snapshot {i + 1} of {len(frames)}"
+              for i in range(len(frames))]
+    anim = _frame_animation(np.array(densities), box, titles, interval, cmap, figsize, colors,
+                            "model density")
+    if data is not None:
+        pts = as_batch(data, 2, "data")[:500]
+        anim.ax.scatter(pts[:, 0], pts[:, 1], s=2, color="w", alpha=0.6, label="data")
+    return anim
+
+
+__all__ += ["animate_layers", "animate_fit"]

@@ -133,3 +133,99 @@ def test_plotting_options_are_checked():
         plot_training_curve([1.0, 1j])
     with pytest.raises(ValueError, match="test"):
         plot_training_curve([1.0, 0.5], test=([1, 2], [1.0]))
+
+
+# ---------------------------------------------------------------------- animations
+import gc  # noqa: E402
+
+
+def _chain_flow(seed=0, K=3):
+    rng = np.random.default_rng(seed)
+    layers = [ElementwiseAffine([0.5, -0.3], [0.2, -0.1])] + \
+        [Planar.random(2, random_state=rng) for _ in range(K - 1)]
+    return Flow(StandardNormal(2), Chain(layers))
+
+
+def test_animate_layers_has_one_frame_per_layer_on_shared_limits(tmp_path):
+    from PIL import Image
+
+    from nfref.plotting import animate_layers
+    flow = _chain_flow(K=3)
+    box = ((-4.0, 4.0), (-3.0, 5.0))
+    anim = animate_layers(flow, bounds=box, grid=40, interval=100)
+    assert len(list(anim.new_frame_seq())) == 4                    # Y_0 .. Y_3
+    assert anim.densities.shape == (4, 40, 40)
+    xs, ys = np.linspace(-4, 4, 40), np.linspace(-3, 5, 40)
+    X, Y = np.meshgrid(xs, ys)
+    # frame 0 is the base density, the last frame the flow's density, on the same grid
+    np.testing.assert_allclose(anim.densities[0], np.exp(-(X**2 + Y**2) / 2) / (2 * np.pi),
+                               rtol=1e-12)
+    last = np.exp(flow.logpdf(np.stack([X.ravel(), Y.ravel()], 1))).reshape(40, 40)
+    np.testing.assert_allclose(anim.densities[-1], last, rtol=1e-10, atol=1e-300)
+    path = tmp_path / "layers.gif"
+    anim.save(path, writer="pillow", fps=5)                         # draws every frame
+    assert anim.ax.get_xlim() == (-4.0, 4.0) and anim.ax.get_ylim() == (-3.0, 5.0)
+    assert tuple(anim.ax.images[0].get_extent()) == (-4.0, 4.0, -3.0, 5.0)
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 4
+    assert "<script" in anim.to_jshtml()
+
+
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+def test_animate_layers_default_bounds_cover_every_layer():
+    from nfref.plotting import animate_layers
+    flow = _chain_flow(K=2)
+    anim = animate_layers(flow, grid=20, n_samples=2000, random_state=1)
+    ys, _ = flow.transform.forward_pass(flow.base.rvs(2000, 1))
+    for y in ys:                                 # the box holds the bulk of every Y_k
+        inside = np.all((y >= anim.bounds[:, 0]) & (y <= anim.bounds[:, 1]), axis=1)
+        assert inside.mean() > 0.98
+    del anim                                       # never rendered: collected under the filter
+    gc.collect()
+
+
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+def test_animate_fit_takes_flows_snapshots_or_a_history_and_restores_the_flow(tmp_path):
+    from types import SimpleNamespace
+
+    from nfref.plotting import animate_fit
+    flow = _chain_flow(seed=2, K=2)
+    before = {k: v.copy() for k, v in flow.params.items()}
+    snaps = [{k: v + 0.1 * i for k, v in before.items()} for i in range(3)]
+    anim = animate_fit(snaps, flow=flow, grid=30)
+    assert len(list(anim.new_frame_seq())) == 3
+    for k in before:                                  # the flow is left as it came
+        np.testing.assert_array_equal(flow.params[k], before[k])
+    # frame i is the density with snapshot i: rebuild that flow independently and compare
+    from copy import deepcopy
+    other = deepcopy(flow)
+    for k, v in snaps[2].items():
+        other.params[k][...] = v
+    np.testing.assert_allclose(anim.densities[2], density_grid(other.logpdf, ((-3, 3), (-3, 3)),
+                                                               30)[2], rtol=1e-12)
+    flows = animate_fit([flow, other], grid=30)
+    np.testing.assert_allclose(flows.densities[1], anim.densities[2], rtol=1e-12)
+    history = SimpleNamespace(snapshots=snaps, snapshot_steps=[0, 50, 100])
+    anim = animate_fit(history, flow=flow, grid=30, data=np.zeros((5, 2)))
+    anim.save(tmp_path / "fit.gif", writer="pillow", fps=4)
+    assert (tmp_path / "fit.gif").read_bytes()[:4] == b"GIF8"
+    assert anim.ax.get_title() == "step 100"                        # the last frame drawn
+    assert anim.ax.get_xlim() == (-3.0, 3.0)
+    del anim, flows                     # inside the warning filter: two were never rendered
+    gc.collect()
+
+
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+def test_animations_refuse_bad_input():
+    from nfref.plotting import animate_fit, animate_layers
+    flow = _chain_flow()
+    with pytest.raises(ValueError, match="flow"):
+        animate_fit([dict(flow.params)])                              # snapshots without a flow
+    with pytest.raises(ValueError, match="keys"):
+        animate_fit([{"nope": np.zeros(2)}], flow=flow)
+    with pytest.raises(ValueError, match="history_or_snapshots"):
+        animate_fit([])
+    with pytest.raises(ValueError, match="colors"):
+        animate_layers(flow, colors="rainbow")
+    with pytest.raises(ValueError, match="steps"):
+        animate_fit([flow, flow], steps=[1])

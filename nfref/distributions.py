@@ -48,6 +48,20 @@ LOG_2PI = np.log(2 * np.pi)
 MAX_LOG_SCALE = 700.0
 
 
+def check_model(base, transform, where):
+    """Raise ``ValueError`` unless ``base`` is a :class:`Distribution` and ``transform`` a
+    :class:`~nfref.transform.Transform` of the same dimension (``where`` names the caller)."""
+    if not isinstance(base, Distribution):
+        raise ValueError(f"{where}: expected base to be a Distribution (UniformCube, "
+                         f"StandardNormal, DiagonalNormal), got {type(base).__name__}")
+    if not isinstance(transform, Transform):
+        raise ValueError(f"{where}: expected transform to be a Transform, got "
+                         f"{type(transform).__name__}")
+    if base.dim != transform.dim:
+        raise ValueError(f"{where}: base has dimension {base.dim} but the transform has "
+                         f"dimension {transform.dim}")
+
+
 def refuse_off_support(base, log_pu, where):
     """Raise ``ValueError`` naming the rows where ``log_pu = log p_U(u)`` is ``-inf``.
 
@@ -229,15 +243,7 @@ class Flow:
     """
 
     def __init__(self, base, transform):
-        if not isinstance(base, Distribution):
-            raise ValueError(f"Flow: expected base to be a Distribution (UniformCube, "
-                             f"StandardNormal, DiagonalNormal), got {type(base).__name__}")
-        if not isinstance(transform, Transform):
-            raise ValueError(f"Flow: expected transform to be a Transform, got "
-                             f"{type(transform).__name__}")
-        if base.dim != transform.dim:
-            raise ValueError(f"Flow: base has dimension {base.dim} but the transform has "
-                             f"dimension {transform.dim}")
+        check_model(base, transform, "Flow")
         self.base, self.transform, self.dim = base, transform, base.dim
 
     @property

@@ -47,6 +47,24 @@ from nfref.transform import Transform
 __all__ = ["InverseCDFTransform"]
 
 
+def check_resolved(root, level, who, what, expected):
+    """Return ``root.x`` if the CDF was resolved at every ``level``, else raise ``ValueError``.
+
+    A bracketed solve of ``F(z) = level`` can close on a jump of the *computed* CDF (a
+    float64 normal CDF underflows to 0 below about 1e-310); its root is then not the
+    quantile. For a continuous CDF the residual at a closed bracket is the density times
+    the solver's tolerance, below ``1e-6 * level``; a larger residual means float64 does not
+    resolve the level. ``what`` names the CDF, ``expected`` says which levels work.
+    """
+    bad = root.residual > 1e-6 * level
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise ValueError(f"{who}: {what} is not resolved in float64 at level {level[i]:.3g} "
+                         f"(at the solution it is off by {root.residual[i]:.3g}); expected "
+                         f"{expected}")
+    return root.x
+
+
 class InverseCDFTransform(Transform):
     r"""Shared machinery: forward is ``Q`` (cube to R^d), inverse is ``G`` (R^d to cube).
 

@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from nfref._validation import as_float, as_int, as_real
-from nfref.inverse_cdf._base import InverseCDFTransform
+from nfref.inverse_cdf._base import InverseCDFTransform, check_resolved
 from nfref.numerics import solve_monotone
 
 __all__ = ["Conditional", "ConditionalCDF", "banana"]
@@ -199,20 +199,10 @@ class ConditionalCDF(InverseCDFTransform):
         who = f"ConditionalCDF({self.name!r}).forward (coordinate {j})"
         root = solve_monotone(cdf_and_pdf, level, -np.ones(n), np.ones(n), tol=TOL,
                               name=who, log_newton_below=0.5)
-        # the bracket can close on a jump of the computed CDF (one that underflows to 0
-        # below some point, as a float64 normal CDF does under 1e-310): the root of the
-        # computed map is then not the quantile. For a continuous CDF the residual at a
-        # closed bracket is the density times the tolerance, below 1e-6 relative; above
-        # that, float64 does not resolve the level
-        bad = root.residual > 1e-6 * level
-        if np.any(bad):
-            i = int(np.argmax(bad))
-            raise ValueError(f"{who}: the conditional CDF is not resolved in float64 at level "
-                             f"{level[i]:.3g} (at the solution it is off by "
-                             f"{root.residual[i]:.3g}); expected levels u_j (or 1 - u_j) at "
-                             "which the CDF is computed to relative precision, e.g. above "
-                             "1e-300 for a normal CDF")
-        return sign * root.x
+        return sign * check_resolved(
+            root, level, who, "the conditional CDF",
+            "levels u_j (or 1 - u_j) at which the CDF is computed to relative precision, "
+            "e.g. above 1e-300 for a normal CDF")
 
     def _jacobian_G_from(self, z, logp_cols):
         n, d = z.shape

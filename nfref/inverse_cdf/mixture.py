@@ -49,7 +49,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from nfref._validation import as_float, as_int, as_real, as_rng, check_dim
-from nfref.inverse_cdf._base import InverseCDFTransform
+from nfref.inverse_cdf._base import InverseCDFTransform, check_resolved
 from nfref.numerics import solve_monotone
 
 __all__ = ["GaussianMixtureCDF"]
@@ -210,17 +210,8 @@ class GaussianMixtureCDF(InverseCDFTransform):
             who = f"GaussianMixtureCDF.forward (coordinate {j})"
             root = solve_monotone(cdf_and_pdf, level, lo, hi, guess=mean + sd * q, tol=TOL,
                                   name=who, log_newton_below=0.5)
-            # a closed bracket on a jump of the computed CDF (the normal CDF underflows to 0
-            # below 1e-310): for a continuous CDF the residual is the density times the
-            # tolerance, below 1e-6 relative
-            bad = root.residual > 1e-6 * level
-            if np.any(bad):
-                i = int(np.argmax(bad))
-                raise ValueError(f"{who}: the mixture's CDF is not resolved in float64 at "
-                                 f"level {level[i]:.3g} (at the solution it is off by "
-                                 f"{root.residual[i]:.3g}); expected u (or 1 - u) above "
-                                 "about 1e-300")
-            z[:, j] = sign * root.x
+            z[:, j] = sign * check_resolved(root, level, who, "the mixture's CDF",
+                                            "u (or 1 - u) above about 1e-300")
         eps = self._eps(z)
         lj = self._log_joint(eps)
         return z, self._logsumexp(lj), (eps, r_all, lj)

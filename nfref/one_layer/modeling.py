@@ -50,24 +50,12 @@ the transform's own inverse pass (``inverse_and_vjp``, with structured solves).
 import numpy as np
 
 from nfref._validation import as_batch
-from nfref.distributions import Distribution, refuse_off_support
+from nfref.distributions import check_model, refuse_off_support
 from nfref.numerics import implicit_inverse_pullback
 from nfref.transform import Transform, prefix_params
 
 __all__ = ["inverse_jacobian", "log_likelihood_eq7", "log_likelihood_eq8",
            "mean_log_likelihood_and_grad", "off_image_fraction"]
-
-
-def _check_model(base, transform, where):
-    if not isinstance(base, Distribution):
-        raise ValueError(f"{where}: expected base to be a Distribution, got "
-                         f"{type(base).__name__}")
-    if not isinstance(transform, Transform):
-        raise ValueError(f"{where}: expected transform to be a Transform, got "
-                         f"{type(transform).__name__}")
-    if base.dim != transform.dim:
-        raise ValueError(f"{where}: base has dimension {base.dim} but the transform has "
-                         f"dimension {transform.dim}")
 
 
 def inverse_jacobian(transform, x):
@@ -86,7 +74,7 @@ def log_likelihood_eq7(base, transform, x):
     The determinant is ``slogdet`` of the explicit inverse Jacobian
     (:func:`inverse_jacobian`). ``-inf`` where :math:`p_U(\phi^{-1}(x)) = 0`.
     """
-    _check_model(base, transform, "log_likelihood_eq7")
+    check_model(base, transform, "log_likelihood_eq7")
     x = as_batch(x, transform.dim, "x")
     u, _ = transform.inverse(x)
     sign, logabs = np.linalg.slogdet(inverse_jacobian(transform, x))
@@ -102,7 +90,7 @@ def log_likelihood_eq8(base, transform, x):
     Returns shape (n,); ``-inf`` where :math:`p_U(u) = 0` (a uniform base, ``x`` off the
     image of the cube), never NaN.
     """
-    _check_model(base, transform, "log_likelihood_eq8")
+    check_model(base, transform, "log_likelihood_eq8")
     x = as_batch(x, transform.dim, "x")
     u, _ = transform.inverse(x)
     _, logdet = transform.forward(u)
@@ -145,7 +133,7 @@ def mean_log_likelihood_and_grad(base, transform, x):
         (:func:`nfref.distributions.refuse_off_support`, the rule ``Flow.nll_and_grad``
         follows too).
     """
-    _check_model(base, transform, "mean_log_likelihood_and_grad")
+    check_model(base, transform, "mean_log_likelihood_and_grad")
     x = as_batch(x, transform.dim, "x")
     n = x.shape[0]
     u, _ = transform.inverse(x)

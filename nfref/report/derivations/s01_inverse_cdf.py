@@ -38,7 +38,9 @@ def _points(law, n=200, seed=0):
 @claim("J_G is lower triangular: finite-difference entries above the diagonal",
        where="000 sec. 1.1, J_G", bound=0.0,
        why="exact: G_j does not read z_i for i > j, so its differences in z_i are 0 in "
-           "floating point; any dependence would show")
+           "floating point; any dependence would show",
+       measures=("largest |finite-difference entry dG_j/dz_i|, i > j (density units; exactly 0 "
+                 "expected)"))
 def _():
     worst = 0.0
     for law in _laws().values():
@@ -51,7 +53,9 @@ def _():
 @claim("J_G (analytic) against central finite differences of G, relative",
        where="000 sec. 1.1, J_G", bound=1e-9,
        why="fourth-order differences at step 1e-4: rounding eps/h ~ 1e-12 and truncation "
-           "h^4 ~ 1e-16 relative, times the laws' curvature; measured 1e-11")
+           "h^4 ~ 1e-16 relative, times the laws' curvature; measured 1e-11",
+       measures=("largest relative error of the analytic J_G against finite differences "
+                 "(unitless)"))
 def _():
     errs = []
     for law in _laws().values():
@@ -89,7 +93,9 @@ def _conditional_density(law, z):
 @claim("diagonal of J_G = p(z_j | z_<j) (Schur complements, scipy densities)",
        where="000 sec. 1.1", bound=5e-13,
        why="float64 floor: a relative error of a few ulps in exp and the Schur solves; "
-           "measured 6e-15")
+           "measured 6e-15",
+       measures=("largest relative error of diag J_G against the conditional densities "
+                 "(unitless)"))
 def _():
     errs = []
     for law in _laws().values():
@@ -103,7 +109,8 @@ def _():
 @claim("det J_G(z) = prod_j p(z_j | z_<j) = p_Z(z) (scipy log-density)",
        where="000 sec. 1.1", bound=5e-12,
        why="float64 floor: the relative error of a determinant is the absolute error of its "
-           "log, eps times |log p_Z| <= 30 summed over d terms; measured 1e-13")
+           "log, eps times |log p_Z| <= 30 summed over d terms; measured 1e-13",
+       measures="largest relative error of det J_G against p_Z(z) (unitless)")
 def _():
     errs = []
     for name, law in _laws().items():
@@ -137,19 +144,25 @@ def _uniformity(law, seed):
 
 
 @claim("W = G(Z) ~ Uni[0,1]^2, Gaussian: Bonferroni p of KS per axis, 10x10 chi2",
-       where="000 sec. 1.1, eq. (2)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.1, eq. (2)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the uniformity tests (probability; large is "
+                 "good)"))
 def _():
     return _uniformity(example_gaussian(2), 11)
 
 
 @claim("W = G(Z) ~ Uni[0,1]^2, mixture: Bonferroni p of KS per axis, 10x10 chi2",
-       where="000 sec. 1.1, eq. (2)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.1, eq. (2)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the uniformity tests (probability; large is "
+                 "good)"))
 def _():
     return _uniformity(example_mixture(), 12)
 
 
 @claim("W = G(Z) ~ Uni[0,1]^2, banana: Bonferroni p of KS per axis, 10x10 chi2",
-       where="000 sec. 1.1, eq. (2)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.1, eq. (2)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the uniformity tests (probability; large is "
+                 "good)"))
 def _():
     return _uniformity(example_banana(), 13)
 
@@ -168,7 +181,9 @@ def _round_trip(law, seed):
 @claim("Q(G(z)) = z, G(Q(w)) = w: closed-form inverses (Gaussian, banana)",
        where="000 sec. 1.2, eqs. (3)-(5)", bound=5e-13,
        why="float64 floor: Phi^-1 at w = 0.001 amplifies rounding by 1/phi ~ 300, eps * 300 "
-           "~ 7e-14; measured 7e-15")
+           "~ 7e-14; measured 7e-15",
+       measures=("largest of |Q(G(z)) - z| / (1 + |z|) (relative) and |G(Q(w)) - w| "
+                 "(probability)"))
 def _():
     err = max(_round_trip(example_gaussian(3), 21), _round_trip(example_banana(), 22))
     return err, "|dz|/(1+|z|) and |dw|, 2000 points each"
@@ -177,7 +192,9 @@ def _():
 @claim("Q(G(z)) = z, G(Q(w)) = w: numerical inverses (mixture, banana, Gumbel)",
        where="000 sec. 1.2, eqs. (3)-(5)", bound=5e-11,
        why="the solver stops at a step of 4 eps (1 + |t|) or a residual at rounding, then "
-           "the same Phi^-1 amplification as the closed form; measured 9e-13")
+           "the same Phi^-1 amplification as the closed form; measured 9e-13",
+       measures=("largest of |Q(G(z)) - z| / (1 + |z|) (relative) and |G(Q(w)) - w| "
+                 "(probability)"))
 def _():
     laws = (example_mixture(), GaussianMixtureCDF.random(3, 7), example_banana(False),
             example_gumbel())
@@ -246,7 +263,9 @@ def _generation(law, z, seed):
 
 
 @claim("Z = Q(U): KS of each marginal against its exact CDF, Gaussian d=3 (Bonferroni p)",
-       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the marginal KS tests (probability; large is "
+                 "good)"))
 def _():
     law = example_gaussian(3)
     ps, txt = _marginals(law, law.rvs(N_STAT, random_state=31))
@@ -254,28 +273,36 @@ def _():
 
 
 @claim("Z = Q(U) ~ Z, joint law, Gaussian d=2: KS of marginals, 8x8 chi2 against exact cells",
-       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the marginal KS and 8x8 chi-square tests "
+                 "(probability)"))
 def _():
     law = example_gaussian(2)
     return _generation(law, law.rvs(N_STAT, random_state=36), 136)
 
 
 @claim("Z = Q(U) ~ Z, joint law, mixture: KS of marginals, 8x8 chi2 against exact cells",
-       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the marginal KS and 8x8 chi-square tests "
+                 "(probability)"))
 def _():
     law = example_mixture()
     return _generation(law, law.rvs(N_STAT, random_state=32), 132)
 
 
 @claim("Z = Q(U) ~ Z, joint law, banana: KS of marginals, 8x8 chi2 against exact cells",
-       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the marginal KS and 8x8 chi-square tests "
+                 "(probability)"))
 def _():
     law = example_banana()
     return _generation(law, law.rvs(N_STAT, random_state=33), 133)
 
 
 @claim("Z = Q(U), Gaussian d=3: sample mean and covariance (Bonferroni p)",
-       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.2, eq. (5)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of z-tests on the mean and covariance entries "
+                 "(probability)"))
 def _():
     law = example_gaussian(3)
     z = law.rvs(N_STAT, random_state=34)
@@ -291,7 +318,8 @@ def _():
 
 
 @claim("d = 1: F^-1(U) ~ Z for a Gumbel given by its CDF only (KS)",
-       where="000 sec. 1, Z = F^-1(U)", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1, Z = F^-1(U)", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures="KS-test p-value of F^-1(U) against the Gumbel CDF (probability; large is good)")
 def _():
     z = example_gumbel().rvs(N_STAT, random_state=35)
     ks = stats.kstest(z[:, 0], "gumbel_r")
@@ -304,7 +332,9 @@ def _standard_normal(d):
 
 
 @claim("morph N(0, I) -> mixture: phi(Y) ~ Z, KS of marginals and 8x8 chi2 of the joint law",
-       where="000 sec. 1.2, phi = Q_Z o G_Y", bound=ALPHA, at_least=True, why=_WHY_P)
+       where="000 sec. 1.2, phi = Q_Z o G_Y", bound=ALPHA, at_least=True, why=_WHY_P,
+       measures=("Bonferroni-adjusted p-value of the marginal KS and 8x8 chi-square tests "
+                 "(probability)"))
 def _():
     target = example_mixture()
     y = np.random.default_rng(41).standard_normal((N_STAT, 2))
@@ -320,7 +350,9 @@ def _scipy_logpdf(law, z):
 @claim("morph: log|det J_phi| against slogdet of a finite-difference Jacobian and against "
        "log p_Y(y) - log p_Z(phi(y)) from scipy densities", where="000 sec. 1.2", bound=5e-10,
        why="finite differences at step 1e-4 give J to about 1e-11 relative, the log-determinant "
-           "to cond(J_phi) times that; measured 9e-12. The scipy half alone agrees to 4e-15")
+           "to cond(J_phi) times that; measured 9e-12. The scipy half alone agrees to 4e-15",
+       measures=("largest |log|det J_phi| - FD slogdet| and |log|det J_phi| - (log p_Y - log "
+                 "p_Z)| (nats)"))
 def _():
     errs, dens = [], []
     pairs = [(_standard_normal(2), example_mixture()), (example_banana(), example_mixture()),
@@ -339,7 +371,9 @@ def _():
 @claim("morph: Jacobian J_QZ J_GY against finite differences, relative",
        where="000 sec. 1.2", bound=1e-8,
        why="fourth-order differences at step 1e-4 of a map with a numerical Q (solved to "
-           "rounding): eps/h ~ 1e-12 times cond(J); measured 1e-10")
+           "rounding): eps/h ~ 1e-12 times cond(J); measured 1e-10",
+       measures=("largest relative error (Frobenius) of J_QZ J_GY against finite differences "
+                 "(unitless)"))
 def _():
     m = Morph(example_banana(), example_mixture())
     y = sample_direct(example_banana(), 50, 43)
@@ -350,7 +384,8 @@ def _():
 
 @claim("both tails: morph N(0,1) -> N(3, 2^2) is 3 + 2y for |y| <= 30",
        where="000 sec. 1.2", bound=2e-14,
-       why="float64 floor, relative: a few ulps; measured 9e-16")
+       why="float64 floor, relative: a few ulps; measured 9e-16",
+       measures="largest of |dz| / (1 + |z|) (relative) and the log-determinant error (nats)")
 def _():
     y = np.linspace(-30, 30, 121)[:, None]
     m = Morph(_standard_normal(1), GaussianCDF.from_mean_cov([3.0], [[4.0]]))
@@ -366,7 +401,8 @@ def _():
 @claim("pullbacks of Q, G and the morph (one pass each) against finite differences",
        where="000 sec. 1.1-1.2, J_Q = J_G^-1", bound=5e-7,
        why="finite differences at step 1e-4 through the mixture's numerical Q, whose solve "
-           "stops at rounding: its error over h dominates; measured 7e-8")
+           "stops at rounding: its error over h dominates; measured 7e-8",
+       measures="largest relative error of 8 pullbacks against finite differences (unitless)")
 def _():
     # Q's pullback is one back substitution with J_G(z)^T at the z the pass found; G's is a
     # product with J_G(z)^T; the morph chains the two. GaussianCDF's mean and Cholesky
@@ -385,7 +421,8 @@ def _():
 
 @claim("Gaussian: Flow(UniformCube, G).logpdf = log N(z) out to 30 sd",
        where="000 sec. 1.1; 2.2", bound=1e-12,
-       why="float64 floor, relative to |log N| up to 450: a few ulps; measured 2e-14")
+       why="float64 floor, relative to |log N| up to 450: a few ulps; measured 2e-14",
+       measures="largest |logpdf - log N(z)| / |log N(z)| (relative, unitless)")
 def _():
     from nfref.distributions import Flow, UniformCube
     law = example_gaussian(3)
@@ -399,7 +436,9 @@ def _():
 
 @claim("Gaussian: Cholesky conditionals = Schur complements (mean, sd)",
        where="000 sec. 1.1, eq. (1)", bound=2e-14,
-       why="float64 floor: two ways of solving a 5 x 5 system, a few ulps; measured 9e-16")
+       why="float64 floor: two ways of solving a 5 x 5 system, a few ulps; measured 9e-16",
+       measures=("largest |difference| of the conditional means and sds from two formulas (data "
+                 "units)"))
 def _():
     law = GaussianCDF.random(5, 45)
     z = law.rvs(100, random_state=46)

@@ -28,7 +28,8 @@ FLOWS = (Linear, Planar, Radial)
 @claim("eq. (7) = eq. (8): log-likelihood via J_phi^-1(x) and via J_phi(u) (linear, planar, "
        "radial; normal and uniform bases)", where="000 sec. 2.1 eqs. (7), (8)", bound=1e-13,
        why="float64 floor: two log-determinants of size <= 5 from different formulas (the "
-           "inverse map's own Jacobian; the forward one), a few ulps; measured 2e-15")
+           "inverse map's own Jacobian; the forward one), a few ulps; measured 2e-15",
+       measures="largest |eq. (7) - eq. (8)| log-likelihood over the combinations (nats)")
 def _():
     rng = np.random.default_rng(20)
     errs = []
@@ -45,7 +46,8 @@ def _():
 @claim("planar: matrix determinant lemma log|1 + h' w^T rho_hat| = slogdet(I + h' rho_hat w^T)",
        where="000 sec. 2.1 forward trick", bound=5e-12,
        why="float64 floor: slogdet of I + h' rho_hat w^T with |rho_hat||w| up to ~40 at "
-           "scale 2 (condition up to 1e3 near the fold), eps times that; measured 1e-13")
+           "scale 2 (condition up to 1e3 near the fold), eps times that; measured 1e-13",
+       measures="largest |lemma log-determinant - slogdet| (nats)")
 def _():
     rng = np.random.default_rng(21)
     errs = []
@@ -71,7 +73,9 @@ def _planar_fd(d=3, seed=22):
 
 @claim("planar Jacobian entries delta_ij + rho_i h' w_j match finite differences (and so "
        "does nfref's jacobian)", where="000 sec. 2.1 (slip)", bound=1e-10,
-       why="fourth-order differences at step 1e-4: eps/h ~ 1e-12 relative; measured 4e-12")
+       why="fourth-order differences at step 1e-4: eps/h ~ 1e-12 relative; measured 4e-12",
+       measures=("largest relative error of the corrected entries and of nfref's jacobian vs FD "
+                 "(unitless)"))
 def _():
     t, hp, outer, num = _planar_fd()
     right = np.eye(3) + hp[:, None, None] * outer
@@ -84,7 +88,9 @@ def _():
 @claim("planar Jacobian: the notes' entries 1 + rho_i h' w_j miss by 1 off the diagonal",
        where="000 sec. 2.1 (slip)", bound=0.999999, at_least=True,
        why="the printed entries add 1 to every off-diagonal entry: the gap is 1 up to the "
-           "finite-difference error (1e-11)")
+           "finite-difference error (1e-11)",
+       measures=("smallest off-diagonal |notes' entry - FD entry| (Jacobian entry, unitless; 1 "
+                 "expected)"))
 def _():
     _, hp, outer, num = _planar_fd()
     notes = 1.0 + hp[:, None, None] * outer
@@ -98,7 +104,8 @@ def _():
        "|rho_hat|)", where="R&M 2015 A.1; 000 sec. 2", bound=4.0,
        why="the floor is what rounding x = phi(u) alone costs after the inverse (kappa >= "
            "||J^-1||); over 1e4 random draws the ratio stays below 2 (bench s02_planar_inverse). "
-           "An inverse off by 1e-9 gives a ratio of 1e6")
+           "An inverse off by 1e-9 gives a ratio of 1e6",
+       measures="worst round-trip error divided by its float64 floor (multiples of the floor)")
 def _():
     rng = np.random.default_rng(23)
     worst, worst_abs, at = 0.0, 0.0, (0.0, 0.0)
@@ -126,7 +133,8 @@ def _():
 
 @claim("planar without reparameterization: w^T rho = -2 folds the map (3 preimages of one "
        "point) and is refused", where="R&M 2015 A.1; 000 sec. 2", bound=3, at_least=True,
-       why="a count: the three roots of a - 2 tanh(a) = 0")
+       why="a count: the three roots of a - 2 tanh(a) = 0",
+       measures="number of preimages of x_1 = 0 found (count; 0 if the layer was not refused)")
 def _():
     from scipy.optimize import brentq
     try:
@@ -149,7 +157,9 @@ def _():
 @claim("planar inverse VJP (implicit function theorem) against finite differences",
        where="nfref.numerics, implicit rule", bound=1e-7,
        why="finite differences at step 1e-4 through a Newton solve that stops at 4 eps: "
-           "about eps/h relative, times cond(J); measured 8e-9. A pullback off by 1 + 1e-6 fails")
+           "about eps/h relative, times cond(J); measured 8e-9. A pullback off by 1 + 1e-6 fails",
+       measures=("largest relative error of the inverse VJP against finite differences "
+                 "(unitless)"))
 def _():
     rng = np.random.default_rng(24)
     errs = [check_vjp(Planar.random(d, rng), rng.standard_normal((6, d)), "inverse").error
@@ -160,7 +170,8 @@ def _():
 @claim("radial: closed-form inverse (root of r^2 + (alpha + beta - R) r - alpha R) round trip",
        where="R&M 2015 A.2", bound=2e-14,
        why="float64 floor, relative to 1 + |u|: the stable root of the quadratic, a few ulps; "
-           "measured 4e-16")
+           "measured 4e-16",
+       measures="largest |u - inverse(forward(u))| / (1 + |u|) (relative, unitless)")
 def _():
     rng = np.random.default_rng(25)
     errs = []
@@ -177,7 +188,9 @@ def _():
        "Jacobian) on the image, -inf off it, no NaN (planar, radial)", where="000 sec. 2.1",
        bound=1e-9,
        why="fourth-order differences at step 1e-4: J to 1e-12 relative, its log-determinant "
-           "to cond(J) times that (radial layers near their centre: up to 1e2); measured 8e-11")
+           "to cond(J) times that (radial layers near their centre: up to 1e2); measured 8e-11",
+       measures=("largest |log-likelihood + FD slogdet| on the image (nats); inf if a point off "
+                 "it is not -inf"))
 def _():
     rng = np.random.default_rng(26)
     errs = []
@@ -200,7 +213,8 @@ def _():
 @claim("gradient of the mean log-likelihood (forward trick) against finite differences",
        where="000 sec. 2.1", bound=1e-8,
        why="fourth-order differences at step 1e-4, through the planar inverse's solve: "
-           "measured 1e-10. A gradient off by 1 + 1e-6 fails")
+           "measured 1e-10. A gradient off by 1 + 1e-6 fails",
+       measures="largest relative error of the gradient against finite differences (unitless)")
 def _():
     rng = np.random.default_rng(27)
     errs = []
@@ -219,7 +233,8 @@ def _():
 
 @claim("backward modeling: log|det J_Psi(x)| = sum_j log p_j(x_j | x_<j) = log N(x; mu, Sigma)",
        where="000 sec. 2.2", bound=1e-12,
-       why="float64 floor: log-densities of size <= 20 from three formulas; measured 2e-14")
+       why="float64 floor: log-densities of size <= 20 from three formulas; measured 2e-14",
+       measures="largest |difference| between the three log-densities (nats)")
 def _():
     rng = np.random.default_rng(28)
     errs = []
@@ -237,7 +252,9 @@ def _():
        where="000 sec. 2.2", bound=5e-7,
        why="L-BFGS stops at its gradient tolerance; the distance to the optimum is that over "
            "the curvature, 1e-9 to 1e-8 depending on the last step (measured 8e-9); the bound "
-           "leaves room for another iteration count on another BLAS")
+           "leaves room for another iteration count on another BLAS",
+       measures=("largest |fitted - closed-form| entry of the mean and covariance (data units, "
+                 "squared for the covariance)"))
 def _():
     rng = np.random.default_rng(29)
     cov = np.array([[2.0, 0.6, -0.3], [0.6, 0.5, 0.1], [-0.3, 0.1, 1.0]])

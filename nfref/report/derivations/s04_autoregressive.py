@@ -41,7 +41,9 @@ def _order(t):
 @claim("MADE: finite-difference Jacobian of each output block is strictly triangular",
        where="Germain et al. 2015; 000 sec. 4.1", bound=0.0,
        why="exact: an output whose masked weights to an input are 0 does not move at all when "
-           "that input moves; any forbidden connection shows")
+           "that input moves; any forbidden connection shows",
+       measures=("largest |FD Jacobian entry| where the masks forbid a dependence (unitless; "
+                 "exactly 0)"))
 def _():
     rng = np.random.default_rng(0)
     worst, smallest_allowed = 0.0, np.inf
@@ -62,7 +64,8 @@ def _():
 
 @claim("MADE: mask product M_1...M_{L+1} has no path from x_j to xi_l for m(j) >= m(l)",
        where="Germain et al. 2015 sec. 4", bound=0.0,
-       why="exact: a count of paths through 0/1 masks")
+       why="exact: a count of paths through 0/1 masks",
+       measures="number of paths through forbidden pairs in the mask product (count)")
 def _():
     rng = np.random.default_rng(1)
     forbidden, allowed_missing = 0.0, 0
@@ -82,7 +85,9 @@ def _():
        "directions, and the analytic J); the notes' J^T upper", where="000 sec. 4 eq. (10)",
        bound=0.0,
        why="exact: x_l does not read u_j for j > l (nor u_l read x_j), so the differences are "
-           "0 in floating point, not merely small")
+           "0 in floating point, not merely small",
+       measures=("largest |entry| above (nfref) / below (notes) the diagonal (unitless; exactly "
+                 "0)"))
 def _():
     worst, n = 0.0, 0
     for d in (2, 3, 5):
@@ -105,7 +110,8 @@ def _():
 @claim("sec. 4: log|det J| = sum_l log dzeta(u_l; xi_l)/du_l, against slogdet of a "
        "finite-difference Jacobian", where="000 sec. 4; sec. 4.1", bound=1e-9,
        why="fourth-order differences at step 1e-4: J to 1e-12 relative, the log-determinant to "
-           "cond(J) (up to 1e2 for a 3-layer stack) times that; measured 2e-11")
+           "cond(J) (up to 1e2 for a 3-layer stack) times that; measured 2e-11",
+       measures="largest |sum log dzeta/du - FD slogdet| (nats)")
 def _():
     errs = []
     for d in (1, 2, 3, 5):
@@ -121,7 +127,8 @@ def _():
 @claim("sec. 4.1 slip: the last formula needs the log: nfref's log|det J| = sum log g(u_j) "
        "with g the diagonal of a finite-difference Jacobian, not sum g(u_j)",
        where="000 sec. 4.1 (last formula)", bound=5e-10,
-       why="fourth-order differences at step 1e-4: each g to 1e-12 relative; measured 5e-12")
+       why="fourth-order differences at step 1e-4: each g to 1e-12 relative; measured 5e-12",
+       measures="|sum log g - FD slogdet|, with the log (nats)")
 def _():
     t = MAF.random(4, 3, hidden_sizes=(8,))
     u = np.random.default_rng(3).standard_normal((50, 4))
@@ -136,7 +143,8 @@ def _():
 
 @claim("eq. (10) slip: kappa_l reading u_<l only (not u_<=l) gives det J = 0, no flow",
        where="000 sec. 4 eq. (10)", bound=0.0,
-       why="exact: the determinant of a strictly triangular matrix (a zero pivot)")
+       why="exact: the determinant of a strictly triangular matrix (a zero pivot)",
+       measures="largest |det J| when kappa_l reads u_<l only (unitless; exactly 0 expected)")
 def _():
     # phi_l(u) = mu_l(u_<l): the MADE shift alone, i.e. kappa_l(u_<l) as printed.
     t = IAF.random(4, 4, hidden_sizes=(8,))
@@ -151,7 +159,9 @@ def _():
 @claim("MAF: density pass (1 MADE pass) and sampling pass (d passes) are inverses",
        where="002 MAF; Papamakarios 2017", bound=1e-13,
        why="float64 floor: d <= 8 affine steps, each a few ulps times the scale e^alpha <= 10; "
-           "measured 2e-15")
+           "measured 2e-15",
+       measures=("largest of |u' - u|, |x' - x| (data units) and |logdet_fwd + logdet_inv| "
+                 "(nats)"))
 def _():
     errs = []
     for d in (1, 2, 5, 8):
@@ -168,7 +178,9 @@ def _():
 
 @claim("IAF: sampling pass (1 MADE pass) and density pass (d passes) are inverses",
        where="002 IAF; Kingma et al. 2016", bound=5e-14,
-       why="float64 floor, as for MAF; measured 7e-16")
+       why="float64 floor, as for MAF; measured 7e-16",
+       measures=("largest of |u' - u|, |x' - x| (data units) and |logdet_fwd + logdet_inv| "
+                 "(nats)"))
 def _():
     errs = []
     for d in (1, 2, 5, 8):
@@ -186,7 +198,8 @@ def _():
        "directions, against finite differences", where="000 sec. 4.1; docs/contract.md",
        bound=1e-8,
        why="fourth-order differences at step 1e-4 (relu kinks avoided by the points): measured "
-           "1e-10. A pullback off by 1 + 1e-6 fails")
+           "1e-10. A pullback off by 1 + 1e-6 fails",
+       measures="largest relative error of the pullbacks against finite differences (unitless)")
 def _():
     rng = np.random.default_rng(31)
     relu = [cls.random(3, rng, hidden_sizes=(8, 8), order="random", activation="relu")
@@ -201,7 +214,8 @@ def _():
 
 @claim("MADE sequential pass: each hidden unit computed once; at the end the activations of "
        "one pass at the final point", where="002 MAF; Germain et al. 2015 sec. 4", bound=1e-14,
-       why="float64 floor: the same sums, accumulated in another order; measured 9e-16")
+       why="float64 floor: the same sums, accumulated in another order; measured 9e-16",
+       measures="largest |h_sequential - h_one_pass| (activations) and |u' - u| (data units)")
 def _():
     # MAF sampling: x from its d passes; then one ordinary MADE pass at x must give the same
     # hidden activations, and the density pass at x must return the u that was sampled.
@@ -224,7 +238,8 @@ def _():
 @claim("coupling = two-block case: J_AA = I, J_AB = 0, log|det J| = sum over B",
        where="Dinh et al. 2017 eq. (6); 000 sec. 4.1", bound=1e-14,
        why="float64 floor: the identity block is exact, the log-determinant a sum of d logs; "
-           "measured 2e-16")
+           "measured 2e-16",
+       measures="largest of |J_AA - I|, |J_AB| (unitless) and the log-determinant error (nats)")
 def _():
     errs = []
     for d in (2, 3, 5):

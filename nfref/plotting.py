@@ -22,7 +22,7 @@ import numpy as np
 from nfref._validation import as_batch, as_choice, as_float, as_int, as_real, check_finite
 
 __all__ = ["plot_density", "plot_samples", "plot_warped_grid", "plot_layers",
-           "plot_training_curve", "density_grid"]
+           "plot_training_curve", "plot_history", "density_grid"]
 
 
 def _axes(ax, figsize=(4, 4)):
@@ -255,6 +255,8 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
         ax.set_title(f"$Y_{{{k}}}$" + (f" $= {name}$" if name else ""))
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel("$y_1$")
+        ax.set_ylabel("$y_2$")
     return axes
 
 

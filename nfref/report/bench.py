@@ -53,7 +53,7 @@ import tracemalloc
 
 import numpy as np
 
-from nfref.numerics import sigmoid
+from nfref.energies import grad_u1, u1
 from nfref.report.claims import benchmark
 from nfref.report import fits  # noqa: F401  (registers the fitting benchmarks)
 
@@ -80,44 +80,6 @@ TARGET = 0.8          # target: 0.8 x the low end of the fastest peer's range
 
 
 # ---------------------------------------------------------------------- the U1 energy
-def u1(z):
-    r"""Rezende and Mohamed (2015), Table 1, energy :math:`U_1`:
-
-    .. math::  U_1(z) = \tfrac12\Big(\frac{\|z\| - 2}{0.4}\Big)^2
-               - \log\Big(e^{-\frac12(\frac{z_1 - 2}{0.6})^2}
-                          + e^{-\frac12(\frac{z_1 + 2}{0.6})^2}\Big),
-
-    shape (n,) for ``z`` (n, 2); the log of the sum is a ``logaddexp`` (no underflow).
-    """
-    z = np.asarray(z, dtype=float)
-    r = np.hypot(z[:, 0], z[:, 1])
-    a, b = -0.5 * ((z[:, 0] - 2) / 0.6) ** 2, -0.5 * ((z[:, 0] + 2) / 0.6) ** 2
-    return 0.5 * ((r - 2) / 0.4) ** 2 - np.logaddexp(a, b)
-
-
-def grad_u1(z):
-    r"""Gradient of :func:`u1`, shape (n, 2).
-
-    With :math:`r = \|z\|`, :math:`\nabla r = z / r`, so the ring term gives
-    :math:`\frac{r - 2}{0.4^2}\,\frac{z}{r}` (taken as 0 at :math:`z = 0`, where
-    :math:`U_1` has a cone point). With :math:`a, b` the two exponents and
-    :math:`w_a = e^a / (e^a + e^b) = \sigma(a - b)`, :math:`w_b = 1 - w_a`,
-
-    .. math::  -\partial_{z_1}\log(e^a + e^b) = -(w_a a' + w_b b')
-               = \frac{w_a (z_1 - 2) + w_b (z_1 + 2)}{0.6^2},
-
-    and the mixture term does not depend on :math:`z_2`.
-    """
-    z = np.asarray(z, dtype=float)
-    r = np.hypot(z[:, 0], z[:, 1])
-    ring = np.divide((r - 2) / 0.4 ** 2, r, out=np.zeros_like(r), where=r > 0)
-    g = ring[:, None] * z
-    a, b = -0.5 * ((z[:, 0] - 2) / 0.6) ** 2, -0.5 * ((z[:, 0] + 2) / 0.6) ** 2
-    wa = sigmoid(a - b)
-    g[:, 0] += (wa * (z[:, 0] - 2) + (1 - wa) * (z[:, 0] + 2)) / 0.6 ** 2
-    return g
-
-
 def log_u1(z):
     """Unnormalized target log-density ``-U1(z)``."""
     return -u1(z)

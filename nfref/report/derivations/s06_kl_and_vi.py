@@ -229,3 +229,69 @@ def _():
     fit_lbfgs(lambda: flow.nll_and_grad(x), flow.params, verbose=False, stream=io.StringIO())
     A, b = flow.transform.params["weight"], flow.transform.params["bias"]
     return max(np.max(np.abs(b - x.mean(0))), np.max(np.abs(A @ A.T - np.cov(x.T, bias=True))))
+
+
+# ---------------------------------------------------------------------- saved VI fits
+#: fresh base draws for re-measuring the saved VI fits (the metadata's score used seed 12345)
+N_VI_CHECK, VI_CHECK_SEED = 50_000, 2026
+
+
+def saved_vi_kl(name):
+    r"""Re-measure the saved reverse-KL fit ``name`` (:func:`nfref.report.fits.load_fit`):
+    :math:`KL(q\,\|\,p) = E_q[\log q(Z) + U(Z)] + \log Z_U` (the reverse-KL loss plus the
+    quadrature :math:`\log Z_U`, Papamakarios et al. 2021 sec. 2.3) on ``N_VI_CHECK`` fresh base
+    draws with seed ``VI_CHECK_SEED``, from the loaded parameters. Returns ``(kl, se, meta)``."""
+    from nfref.energies import ENERGIES
+    from nfref.report.fits import load_fit, reverse_kl_estimate
+    flow, meta = load_fit(name)
+    kl, se = reverse_kl_estimate(flow, ENERGIES[meta["energy"]], n=N_VI_CHECK,
+                                 random_state=VI_CHECK_SEED)
+    return kl, se, meta
+
+
+def _vi_rows(names):
+    rows = [(name, *saved_vi_kl(name)[:2]) for name in names]
+    worst = max(rows, key=lambda r: r[1])
+    return worst[1], "; ".join(f"{n.split('_')[1]} {kl:.4f} +- {se:.4f}" for n, kl, se in rows)
+
+
+@claim("spline IAF fitted by reverse KL to U1 and U2 of Rezende and Mohamed (saved fits): "
+       "largest KL(q || p) in nats", where="Papamakarios et al. 2021 sec. 2.3; Rezende and "
+       "Mohamed 2015 Table 1; 002 IAF", bound=0.01,
+       why="depends on training: the saved fits (4 spline IAF layers, 5000 Adam steps) measure "
+           "0.0081 and 0.0088 (s.e. 0.0005); 0.01 nats is the target for U1 and U2, so U1 "
+           "passes by about two standard errors only (a fixed seed: the estimate is "
+           "reproducible)",
+       measures=("largest over U1, U2 of KL(q || p) = reverse-KL loss + log Z on 50000 fresh "
+                 "base draws (nats)"))
+def _():
+    return _vi_rows(["vi_U1_spline_iaf", "vi_U2_spline_iaf"])
+
+
+@claim("spline IAF fitted by reverse KL to U3 and U4 of Rezende and Mohamed (saved fits): "
+       "largest KL(q || p) in nats", where="Papamakarios et al. 2021 sec. 2.3; Rezende and "
+       "Mohamed 2015 Table 1; 002 IAF", bound=0.05,
+       why="depends on training: the saved fits measure 0.027 and 0.015 (s.e. under 0.002); "
+           "0.05 nats is the target for the two-mode U3 and U4",
+       measures=("largest over U3, U4 of KL(q || p) = reverse-KL loss + log Z on 50000 fresh "
+                 "base draws (nats)"))
+def _():
+    return _vi_rows(["vi_U3_spline_iaf", "vi_U4_spline_iaf"])
+
+
+@claim("K table (saved reverse-KL fits): 32 planar layers stay above the spline IAF on every "
+       "U1-U4; smallest KL(q || p) gap in nats", where="Rezende and Mohamed 2015 Table 1; "
+       "000 sec. 3", bound=0.1, at_least=True,
+       why="depends on training: the planar K = 32 fits (1500 steps, undertrained) measure 0.19 to 0.70 nats, "
+           "the spline IAF under 0.03, so the smallest gap is about 0.18; 0.1 leaves room for "
+           "Monte Carlo error (s.e. under 0.01) and says planar layers are the weaker family here",
+       measures=("smallest over U1-U4 of KL(planar K=32) - KL(spline IAF), each KL(q || p) on "
+                 "50000 fresh base draws (nats)"))
+def _():
+    gaps, text = [], []
+    for e in ("U1", "U2", "U3", "U4"):
+        planar = saved_vi_kl(f"vi_{e}_planar32")[0]
+        iaf = saved_vi_kl(f"vi_{e}_spline_iaf")[0]
+        gaps.append(planar - iaf)
+        text.append(f"{e} planar {planar:.3f} vs IAF {iaf:.4f}")
+    return min(gaps), "; ".join(text)

@@ -12,9 +12,8 @@ mutation, the claims that fail; ``tests/test_mutations.py`` asserts that every e
 at least one claim of a home section fails, and that every claim rewritten to measure its
 identity independently fails under a mutation that breaks what it names.
 
-Only those claims run (the trained fits of ``s04_fitting`` and the RBIG claims of ``s07``,
-whose fitted flow is cached, are left out), so the whole table takes about half a minute of
-CPU time.
+Only those claims run (no mutation has ``s04_fitting`` or ``s07`` as its home: their claims
+measure saved or cached fits), so the whole table takes about half a minute of CPU time.
 """
 
 import sys

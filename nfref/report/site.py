@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,6 +188,27 @@ def _gallery(figures):
     return "\n".join(out)
 
 
+_REMOTE_STYLESHEET = re.compile(r"<link[^>]*href=[\"']https?://[^>]*>", re.DOTALL)
+
+
+def _copy_offline(src, dst):
+    """Copy a notebook, dropping stylesheet links to remote hosts from its HTML outputs.
+
+    Matplotlib's ``to_jshtml`` animations link an icon font from a CDN; the site is served
+    offline, so the link goes (the animation's buttons keep working, without their icons).
+    """
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html")
+            if html is not None:
+                text = html if isinstance(html, str) else "".join(html)
+                out["data"]["text/html"] = _REMOTE_STYLESHEET.sub("", text)
+    nbformat.write(nb, dst)
+
+
 def prepare(srcdir=DOCS, root=ROOT, stream=None):
     """Write the generated pages and files into ``srcdir/_generated`` (called by ``conf.py``)."""
     from nfref.report.claims import run_claims
@@ -200,7 +222,7 @@ def prepare(srcdir=DOCS, root=ROOT, stream=None):
         (gen / sub).mkdir(parents=True)
     notebooks = sorted((root / "notebooks").glob("*.ipynb"))
     for nb in notebooks:
-        shutil.copy2(nb, gen / "notebooks" / nb.name)
+        _copy_offline(nb, gen / "notebooks" / nb.name)
     figures = sorted((root / "figures").glob("*.png"))
     for png in figures:
         shutil.copy2(png, gen / "figures" / png.name)

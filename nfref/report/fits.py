@@ -284,21 +284,28 @@ def fit_toy(name, stream=None, progress="auto", save=True, folder=None):
     return flow, meta, history
 
 
+def _fit_and_tabulate(table, fit, label, heading, width, k, stream):
+    """Fit the rows of ``table`` that ``NFREF_FITS`` selects with ``fit(name, stream)``,
+    printing each result as it comes and then one table (name, KL, s.e., steps, seconds);
+    ``width`` and ``k`` are the widths of the name and KL columns."""
+    rows = []
+    for name in _selected(list(table)):
+        print(f"-- {name}", file=stream, flush=True)
+        _, meta, _ = fit(name, stream)
+        rows.append(meta)
+        print(f"{name}: {label} {meta['kl']:.4f} +- {meta['kl_se']:.4f} nats, "
+              f"{meta['steps']} steps, {meta['seconds']:.0f} s", file=stream, flush=True)
+    print(f"\n{'fit':<{width}} {heading:>{k}} {'s.e.':>7} {'steps':>6} {'seconds':>8}",
+          file=stream)
+    for m in rows:
+        print(f"{m['name']:<{width}} {m['kl']:>{k}.4f} {m['kl_se']:>7.4f} {m['steps']:>6d} "
+              f"{m['seconds']:>8.0f}", file=stream)
+
+
 @benchmark("fits_toy")
 def toy_fits(stream=None):
     """Fit every row of :data:`TOY_FITS` (or those ``NFREF_FITS`` selects), save, tabulate."""
-    stream = stream or sys.stdout
-    rows = []
-    for name in _selected(list(TOY_FITS)):
-        print(f"-- {name}", file=stream, flush=True)
-        _, meta, _ = fit_toy(name, stream)
-        rows.append(meta)
-        print(f"{name}: KL {meta['kl']:.4f} +- {meta['kl_se']:.4f} nats, "
-              f"{meta['steps']} steps, {meta['seconds']:.0f} s", file=stream, flush=True)
-    print(f"\n{'fit':<34} {'KL (nats)':>10} {'s.e.':>7} {'steps':>6} {'seconds':>8}", file=stream)
-    for m in rows:
-        print(f"{m['name']:<34} {m['kl']:>10.4f} {m['kl_se']:>7.4f} {m['steps']:>6d} "
-              f"{m['seconds']:>8.0f}", file=stream)
+    _fit_and_tabulate(TOY_FITS, fit_toy, "KL", "KL (nats)", 34, 10, stream or sys.stdout)
 
 
 # ---------------------------------------------------------------------- variational inference
@@ -369,18 +376,7 @@ def fit_vi(name, stream=None, progress="auto", save=True, folder=None):
 @benchmark("fits_vi")
 def vi_fits(stream=None):
     """Fit every row of :data:`VI_FITS` (or those ``NFREF_FITS`` selects), save, tabulate."""
-    stream = stream or sys.stdout
-    rows = []
-    for name in _selected(list(VI_FITS)):
-        print(f"-- {name}", file=stream, flush=True)
-        _, meta, _ = fit_vi(name, stream)
-        rows.append(meta)
-        print(f"{name}: KL(q||p) {meta['kl']:.4f} +- {meta['kl_se']:.4f} nats, "
-              f"{meta['steps']} steps, {meta['seconds']:.0f} s", file=stream, flush=True)
-    print(f"\n{'fit':<26} {'KL(q||p)':>9} {'s.e.':>7} {'steps':>6} {'seconds':>8}", file=stream)
-    for m in rows:
-        print(f"{m['name']:<26} {m['kl']:>9.4f} {m['kl_se']:>7.4f} {m['steps']:>6d} "
-              f"{m['seconds']:>8.0f}", file=stream)
+    _fit_and_tabulate(VI_FITS, fit_vi, "KL(q||p)", "KL(q||p)", 26, 9, stream or sys.stdout)
 
 
 # ---------------------------------------------------------------------- RBIG until it converges

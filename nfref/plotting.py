@@ -66,8 +66,9 @@ def density_grid(logpdf, bounds=((-3, 3), (-3, 3)), grid=200):
 
 
 def plot_density(logpdf, ax=None, bounds=((-3, 3), (-3, 3)), grid=200, kind="heat",
-                 cmap="viridis", levels=8, title=None):
-    """Draw the density ``exp(logpdf)`` of a 2-D distribution on a grid.
+                 cmap="viridis", levels=8, title=None, colorbar=True, xlabel="$x_1$",
+                 ylabel="$x_2$"):
+    """Draw the density :math:`p(x) = \\exp(\\log p(x))` of a 2-D distribution on a grid.
 
     Parameters
     ----------
@@ -81,22 +82,37 @@ def plot_density(logpdf, ax=None, bounds=((-3, 3), (-3, 3)), grid=200, kind="hea
         A heat map (``imshow``) or filled contours.
     levels : int
         Number of contour levels (``kind="contour"``).
+    title : str, optional
+    colorbar : bool
+        Draw a colour bar labelled "density" beside the panel (its scale: the values of
+        :math:`p`, in inverse units of area).
+    xlabel, ylabel : str or None
+        Axis labels; ``None`` leaves the axis unlabelled.
 
     Returns
     -------
     ax
+        ``ax.images`` (heat) or ``ax.collections`` (contour) holds what was drawn.
     """
     kind = as_choice(kind, "kind", ("heat", "contour"))
     levels = as_int(levels, "levels", minimum=1)
     ax = _axes(ax)
     xs, ys, dens = density_grid(logpdf, bounds, grid)
     if kind == "heat":
-        ax.imshow(dens, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]), cmap=cmap,
-                  aspect="auto", interpolation="nearest")
+        drawn = ax.imshow(dens, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]),
+                          cmap=cmap, aspect="auto", interpolation="nearest")
     else:
-        ax.contourf(xs, ys, dens, levels=levels, cmap=cmap)
+        drawn = ax.contourf(xs, ys, dens, levels=levels, cmap=cmap)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
+    if not isinstance(colorbar, (bool, np.bool_)):
+        raise ValueError(f"colorbar: expected True or False, got {colorbar!r}")
+    if colorbar:
+        ax.figure.colorbar(drawn, ax=ax, label="density", fraction=0.046, pad=0.03)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     return ax
@@ -186,7 +202,7 @@ def _auto_bounds(y, pad=0.15):
 
 
 def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_samples=4000,
-                random_state=0, cmap="viridis", panel_size=2.6, samples=False):
+                random_state=0, cmap="viridis", panel_size=2.6, samples=False, colorbar=True):
     r"""One panel per intermediate :math:`Y_k`: the density of the flow cut after ``k`` layers.
 
     Parameters
@@ -202,11 +218,15 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
         otherwise nine evenly spaced ones from 0 to ``K`` (as many as ``axes`` when given).
     axes : sequence of Axes, optional
         One per panel; a new row of panels is made when ``None``.
-    bounds : ((x_lo, x_hi), (y_lo, y_hi)), optional
-        The same box for every panel; by default each panel frames the 0.5 to 99.5 per cent
-        quantiles of ``n_samples`` draws of its :math:`Y_k` (sampling procedure).
+    bounds : ((x_lo, x_hi), (y_lo, y_hi)) or "each", optional
+        The same box for every panel, so that sizes compare across layers; by default the box
+        holding the 0.5 to 99.5 per cent quantiles of ``n_samples`` draws of every drawn
+        :math:`Y_k` (sampling procedure). ``"each"`` frames each panel on its own
+        :math:`Y_k` instead (details show, sizes no longer compare).
     samples : bool
         Overlay those draws of :math:`Y_k` as small dots.
+    colorbar : bool
+        A colour bar beside each panel (each :math:`Y_k` has its own density scale).
 
     Returns
     -------
@@ -239,6 +259,11 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
     if axes.size != len(ks):
         raise ValueError(f"axes: expected {len(ks)} axes (one per panel), got {axes.size}")
     ys, _ = chain.forward_pass(base.rvs(n_samples, random_state))
+    each = isinstance(bounds, str) and bounds == "each"
+    if bounds is None:
+        shared = _auto_bounds(np.concatenate([ys[k] for k in ks], 0))
+    elif not each:
+        shared = _bounds(bounds)
     for ax, k in zip(axes, ks):
         if k == 0:
             logpdf = base.logpdf
@@ -247,16 +272,13 @@ def plot_layers(flow, base=None, ks=None, axes=None, bounds=None, grid=120, n_sa
             def logpdf(y, head=head):
                 u, logdet = head.inverse(y)
                 return base.logpdf(u) + logdet
-        box = _auto_bounds(ys[k]) if bounds is None else _bounds(bounds)
-        plot_density(logpdf, ax=ax, bounds=box, grid=grid, cmap=cmap)
+        box = _auto_bounds(ys[k]) if each else shared
+        plot_density(logpdf, ax=ax, bounds=box, grid=grid, cmap=cmap, colorbar=colorbar,
+                     xlabel="$y_1$", ylabel="$y_2$")
         if samples:
             ax.scatter(ys[k][:300, 0], ys[k][:300, 1], s=1, color="w", alpha=0.5)
         name = "U" if k == 0 else ("X" if k == K else "")
         ax.set_title(f"$Y_{{{k}}}$" + (f" $= {name}$" if name else ""))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlabel("$y_1$")
-        ax.set_ylabel("$y_2$")
     return axes
 
 

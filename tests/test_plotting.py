@@ -122,6 +122,41 @@ def test_plot_layers_refuses_ks_that_are_not_layer_indices(rng, ks):
         plot_layers(flow, ks=ks, grid=10, n_samples=50)
 
 
+def test_density_panels_have_labels_and_a_colour_bar_on_the_drawn_scale():
+    fig, ax = plt.subplots()
+    plot_density(StandardNormal(2).logpdf, ax=ax, grid=41)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("$x_1$", "$x_2$")
+    bars = [a for a in fig.axes if a is not ax]
+    assert len(bars) == 1 and bars[0].get_ylabel() == "density"
+    # the colour bar spans the drawn values: 0 up to the peak 1 / (2 pi) at the origin
+    lo, hi = ax.images[0].get_clim()
+    assert lo >= 0 and abs(hi - 1 / (2 * np.pi)) <= 1e-12
+    fig, ax = plt.subplots()
+    plot_density(StandardNormal(2).logpdf, ax=ax, grid=5, colorbar=False, xlabel=None)
+    assert len(fig.axes) == 1 and ax.get_xlabel() == ""
+    with pytest.raises(ValueError, match="colorbar"):
+        plot_density(StandardNormal(2).logpdf, grid=5, colorbar="yes")
+
+
+def test_plot_layers_panels_share_one_box_unless_asked(rng):
+    chain = Chain([ElementwiseAffine(np.array([3.0, -1.0]), np.array([1.5, 0.0])),
+                   ElementwiseAffine(np.array([0.0, 0.0]), np.array([-3.0, -3.0]))])
+    flow = Flow(StandardNormal(2), chain)
+    axes = plot_layers(flow, grid=20, n_samples=2000)
+    limits = {(a.get_xlim(), a.get_ylim()) for a in axes}
+    assert len(limits) == 1
+    (x0, x1), _ = limits.pop()
+    # the shared box holds every Y_k: Y_1 spans x in about 3 +- 2.6 e^1.5 = [-9, 15]; Y_2 is
+    # Y_1 scaled by e^-3, 20 times narrower
+    assert x0 < -5 and x1 > 15
+    each = plot_layers(flow, grid=20, n_samples=2000, bounds="each")
+    widths = [np.diff(a.get_xlim())[0] for a in each]
+    assert widths[1] > 10 * widths[2]
+    assert all(len(a.figure.axes) == 2 * len(each) for a in each)   # a colour bar each
+    with pytest.raises(ValueError, match="bounds"):
+        plot_layers(flow, grid=10, bounds="every")
+
+
 def test_plotting_options_are_checked():
     with pytest.raises(ValueError, match="levels"):
         plot_density(StandardNormal(2).logpdf, kind="contour", levels=2.5, grid=5)

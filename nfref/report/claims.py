@@ -306,7 +306,9 @@ def write_figures(outdir="figures", select=None, stream=None):
         try:
             fig = func()
             path = os.path.join(outdir, f"{name}.png")
-            fig.savefig(path, dpi=110, bbox_inches="tight")
+            # no "Software" stamp: the bytes depend on the pixels only, not on the version of
+            # matplotlib that drew them
+            fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
             plt.close(fig)
         finally:
             done.set()

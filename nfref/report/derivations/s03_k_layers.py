@@ -228,16 +228,16 @@ def _():
     import matplotlib.pyplot as plt
     toy = TwoMoons()
     flow, _, data = fitted_planar_flow(toy, K=8, steps=600)
-    fig, axes = plt.subplots(1, 10, figsize=(31, 2.8))
-    plot_layers(flow, axes=axes[:9], grid=120)
-    for ax in axes[:9]:                    # each panel has its own box and colour scale
-        fig.colorbar((ax.images or ax.collections)[0], ax=ax, shrink=0.8, pad=0.02)
-    plot_samples(flow.rvs(1500, random_state=1), data=data, ax=axes[9], bounds=toy.bounds,
+    fig, axes = plt.subplots(2, 5, figsize=(17, 6.4), layout="constrained")
+    axes = axes.ravel()
+    plot_layers(flow, axes=axes[:9], grid=120)        # one box for all, a colour scale each
+    plot_samples(flow.rvs(1500, random_state=1), data=data, ax=axes[9],
+                 bounds=(axes[8].get_xlim(), axes[8].get_ylim()),      # the same box
                  title="samples vs data")
     axes[9].set_xlabel("$x_1$")
     axes[9].set_ylabel("$x_2$")
     fig.suptitle("Density of each Y_k (colour bars: density) for 8 planar layers fitted to two "
-                 "moons (Y_0 = U: diagonal-normal base)", y=1.05)
+                 "moons (Y_0 = U: diagonal-normal base)")
     return fig
 
 

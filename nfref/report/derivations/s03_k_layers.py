@@ -250,13 +250,21 @@ def _():
     chain = Chain([ElementwiseAffine(flow.base.params["loc"], flow.base.params["log_scale"]),
                    *flow.transform.layers])
     ks = (1, 3, 5, 7, 9)
-    fig, axes = plt.subplots(1, len(ks), figsize=(3.2 * len(ks), 3.2))
+    fig, axes = plt.subplots(1, len(ks), figsize=(3.4 * len(ks), 3.4), layout="constrained")
     for ax, k in zip(axes, ks):
         plot_warped_grid(chain[:k], ax=ax, bounds=((-2.5, 2.5), (-2.5, 2.5)),
                          title="base: loc + scale * u" if k == 1 else
-                         f"then {k - 1} planar layers")
+                         f"then {k - 1} planar layers", xlabel=f"$(Y_{{{k - 1}}})_1$",
+                         ylabel=f"$(Y_{{{k - 1}}})_2$")
+    lo = np.min([[a.dataLim.x0, a.dataLim.y0] for a in axes], 0)       # one box for all panels
+    hi = np.max([[a.dataLim.x1, a.dataLim.y1] for a in axes], 0)
+    pad = 0.05 * (hi - lo)
+    for ax in axes:
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+        ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     fig.suptitle("Image of the square [-2.5, 2.5]^2 of standard-normal coordinates under the "
-                 "fitted two-moons flow, layer by layer", y=1.03)
+                 "fitted two-moons flow, layer by layer (one box for all panels)")
     return fig
 
 

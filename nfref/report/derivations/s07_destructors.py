@@ -90,6 +90,14 @@ def _():
         ax.set_title("held-out data" if i == 0 else
                      f"after {rounds} round{'s' if rounds > 1 else ''}")
         ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel("$x_1$" if i == 0 else "coordinate 1")
+        ax.set_ylabel("$x_2$" if i == 0 else "coordinate 2")
+    box = np.concatenate([stages[i] for i in picks])                   # one box for all panels
+    lo, hi = np.quantile(box, 0.001, axis=0), np.quantile(box, 0.999, axis=0)
+    for ax in axes:
+        ax.set_xlim(lo[0] - 0.5, hi[0] + 0.5)
+        ax.set_ylim(lo[1] - 0.5, hi[1] + 0.5)
+        ax.set_aspect("equal", adjustable="box")
     fig.suptitle("RBIG destroys the banana: marginal Gaussianization + rotation, repeated",
                  y=1.04)
     fig.tight_layout()

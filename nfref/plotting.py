@@ -145,12 +145,19 @@ def plot_samples(x, data=None, ax=None, bounds=None, s=3, alpha=0.5, label="mode
 
 
 def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, n_points=200,
-                     direction="forward", color="C0", lw=0.8, title=None):
-    """Draw the image of a square grid of lines under a 2-D transform.
+                     direction="forward", color="C0", lw=0.8, title=None, xlabel=None,
+                     ylabel=None):
+    """Draw the image :math:`\\phi(L)` of a square grid of lines :math:`L` under a 2-D transform.
 
     The horizontal and vertical lines of a ``n_lines x n_lines`` grid over ``bounds`` are
     pushed through ``transform.forward`` (``direction="forward"``: base -> data) or
     ``transform.inverse`` in one batched call.
+
+    Parameters
+    ----------
+    xlabel, ylabel : str, optional
+        Axis labels; by default :math:`x_1, x_2` for the forward image and :math:`u_1, u_2`
+        for the inverse one.
 
     Returns
     -------
@@ -176,6 +183,9 @@ def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, 
     for line in image:
         ax.plot(line[:, 0], line[:, 1], color=color, lw=lw)
     ax.set_aspect("equal", adjustable="datalim")
+    name = "x" if direction == "forward" else "u"
+    ax.set_xlabel(f"${name}_1$" if xlabel is None else xlabel)
+    ax.set_ylabel(f"${name}_2$" if ylabel is None else ylabel)
     if title:
         ax.set_title(title)
     return ax

@@ -155,6 +155,18 @@ def plot_warped_grid(transform, ax=None, bounds=((-3, 3), (-3, 3)), n_lines=13, 
 
     Parameters
     ----------
+    transform : Transform
+        A map of dimension 2.
+    ax : matplotlib Axes, optional
+    bounds : ((x_lo, x_hi), (y_lo, y_hi))
+        The square (or rectangle) whose grid lines are mapped.
+    n_lines : int
+        Lines per direction.
+    n_points : int
+        Points along each line.
+    direction : {"forward", "inverse"}
+    color, lw : line colour and width
+    title : str, optional
     xlabel, ylabel : str, optional
         Axis labels; by default :math:`x_1, x_2` for the forward image and :math:`u_1, u_2`
         for the inverse one.

@@ -2,9 +2,8 @@ r"""Two-dimensional toy densities for the notebooks: samplers and, where it exis
 
 Each toy is a small class with ``rvs(size, random_state)``, ``logpdf(x)`` (a ``ValueError``
 when no closed form is offered; ``has_logpdf`` says which), ``entropy()``, and ``bounds``, a
-plotting box
-``((x_lo, x_hi), (y_lo, y_hi))``. ``sample_<name>(n, random_state=None)`` draws from a toy with
-its default settings; :data:`TOYS` maps names to classes.
+plotting box ``((x_lo, x_hi), (y_lo, y_hi))``. ``sample_<name>(n, random_state=None)`` draws
+from a toy with its default settings; :data:`TOYS` maps names to classes.
 
 * :class:`TwoMoons` -- two half circles plus :math:`N(0, \sigma^2 I)` noise; exact density by
   quadrature;
@@ -26,16 +25,11 @@ Densities:
   \tfrac12 - \sin t)`, :math:`t \sim U[0, \pi]`, :math:`p(x) = \frac{1}{2\pi}\sum_{m=1}^2
   \int_0^\pi N(x; c_m(t), \sigma^2 I)\,dt`; the integral is taken by Gauss-Legendre quadrature
   with :math:`\max(64, \lceil 15/\sigma\rceil)` nodes per arc (150 for :math:`\sigma = 0.1`),
-  or ``n_nodes``; against 1000
-  nodes the log-density differs by less than 1e-9 (``tests/test_datasets.py``). Above 256
-  nodes the rule is composite (panels of 64 Gauss-Legendre nodes, ``n_nodes`` rounded up to
-  a multiple of 64), so its cost stays linear in the number of nodes; at most
-  200,000 nodes are used, so :math:`\sigma \ge 7.5\times 10^{-5}` (a smaller noise is
-  refused: its density would need more nodes than memory holds).
-
-Far out, where the exact log-density is below the float64 range (beyond about
-:math:`|x| = 10^{153}` for the two moons, :math:`x_1 < -709` with :math:`x_2 \ne 0` for the
-funnel), ``logpdf`` returns ``-inf`` (the density rounds to 0), never NaN.
+  or ``n_nodes``; against 1000 nodes the log-density differs by less than 1e-9
+  (``tests/test_datasets.py``). Above 256 nodes the rule is composite (panels of 64
+  Gauss-Legendre nodes, ``n_nodes`` rounded up to a multiple of 64), so its cost stays linear
+  in the number of nodes; at most 200,000 nodes are used, so :math:`\sigma \ge 7.5\times
+  10^{-5}` (a smaller noise is refused: its density would need more nodes than memory holds).
 * rings: a point uniform on the circle of radius :math:`r` plus isotropic noise has
   :math:`p(x) = \frac{1}{2\pi\sigma^2} e^{-(\rho^2 + r^2)/(2\sigma^2)} I_0(\rho r/\sigma^2)`,
   :math:`\rho = |x|` (integrate the angle of the circle point; :math:`I_0` is the modified
@@ -44,6 +38,10 @@ funnel), ``logpdf`` returns ``-inf`` (the density rounds to 0), never NaN.
 * banana: :math:`H = \log(2\pi e\, a\sigma)` exactly (chain rule of entropy).
 * funnel: :math:`H = \tfrac12\log(2\pi e\, s^2) + \tfrac12\log(2\pi e) + \tfrac12 E[x_1]`,
   and :math:`E[x_1] = 0`.
+
+Far out, where the exact log-density is below the float64 range (beyond about
+:math:`\lvert x \rvert = 10^{153}` for the two moons, :math:`x_1 < -709` with :math:`x_2 \ne 0`
+for the funnel), ``logpdf`` returns ``-inf`` (the density rounds to 0), never NaN.
 """
 
 import numpy as np

@@ -22,7 +22,7 @@ log-determinant of layer ``k`` at the kept :math:`Y_{k-1}`, as eq. (9) is writte
 on :math:`\theta_{k:K}` alone.
 
 Backpropagation through K layers (the forward direction)
--------------------------------------------------------
+--------------------------------------------------------
 With :math:`\ell = \sum_k \ell_k(Y_{k-1};\theta_k)`, :math:`\ell_k = \log|\det J_{\phi_k}|`,
 and the scalar :math:`L = g_x^\top X + g_\ell\,\ell`, let :math:`a_k = \partial L/\partial Y_k`
 (the total derivative through all later layers). Then :math:`a_K = g_x` and, because

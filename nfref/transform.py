@@ -6,17 +6,17 @@ subset of it). "Forward" goes from the base variable ``u`` to the data ``x``, as
 
 Every transform offers
 
-=========================  ==============================================================
-``forward(u)``             ``(x, logdet)`` with ``logdet = log|det J_phi(u)|``, shape ``(n,)``
-``inverse(x)``             ``(u, logdet)`` with ``logdet = log|det J_phi^{-1}(x)|``
-``jacobian(u)``            ``J[n, i, j] = d x_i / d u_j`` (rows are outputs), shape ``(n, d, d)``
-``inverse_jacobian(x)``    ``d u_i / d x_j`` of the inverse map, shape ``(n, d, d)``
-``forward_and_vjp(u)``     ``(x, logdet, pullback)``; ``pullback(gx, gl) -> (gu, gparams)``
-``inverse_and_vjp(x)``     ``(u, logdet, pullback)``; ``pullback(gu, gl) -> (gx, gparams)``
-``forward_vjp(u, gx, gl)`` gradient of ``sum(gx * x) + sum(gl * logdet)`` w.r.t. ``u`` and params
-``inverse_vjp(x, gu, gl)`` gradient of ``sum(gu * u) + sum(gl * logdet)`` w.r.t. ``x`` and params
-``params``                 dict of unconstrained float64 arrays; gradients use the same keys
-=========================  ==============================================================
+==========================  ==============================================================
+``forward(u)``              ``(x, logdet)`` with ``logdet = log|det J_phi(u)|``, shape ``(n,)``
+``inverse(x)``              ``(u, logdet)`` with ``logdet = log|det J_phi^{-1}(x)|``
+``jacobian(u)``             ``J[n, i, j] = d x_i / d u_j`` (rows are outputs), shape ``(n, d, d)``
+``inverse_jacobian(x)``     ``d u_i / d x_j`` of the inverse map, shape ``(n, d, d)``
+``forward_and_vjp(u)``      ``(x, logdet, pullback)``; ``pullback(gx, gl) -> (gu, gparams)``
+``inverse_and_vjp(x)``      ``(u, logdet, pullback)``; ``pullback(gu, gl) -> (gx, gparams)``
+``forward_vjp(u, gx, gl)``  gradient of ``sum(gx * x) + sum(gl * logdet)`` w.r.t. ``u`` and params
+``inverse_vjp(x, gu, gl)``  gradient of ``sum(gu * u) + sum(gl * logdet)`` w.r.t. ``x`` and params
+``params``                  dict of unconstrained float64 arrays; gradients use the same keys
+==========================  ==============================================================
 
 Notes 000 writes the Jacobian transposed, :math:`[J]_{ij} = \partial\phi_j/\partial u_i`
 (eq. (7) and section 4). Determinants agree; triangular shapes swap (the notes' "upper

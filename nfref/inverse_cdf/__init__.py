@@ -9,13 +9,13 @@ Every class here is a :class:`~nfref.transform.Transform` whose *forward* map is
 :math:`Q` (unit cube to :math:`\mathbb{R}^d`) and whose *inverse* map is :math:`G`, so
 ``Flow(UniformCube(d), t).logpdf(z) = log p_Z(z)``; ``Morph`` goes from ``Y`` to ``Z``.
 
-===========================  ============================================================
-:class:`GaussianCDF`         :math:`N(\mu, \Sigma)`, closed form, learnable ``mean``/``chol_raw``
-:class:`GaussianMixtureCDF`  a Gaussian mixture, any dimension; :math:`Q` by root finding
-:class:`ConditionalCDF`      any law given by its conditionals (:class:`Conditional`);
-                             :func:`banana` is the worked example
+=============================  ============================================================
+:class:`GaussianCDF`           :math:`N(\mu, \Sigma)`, closed form, learnable ``mean``/``chol_raw``
+:class:`GaussianMixtureCDF`    a Gaussian mixture, any dimension; :math:`Q` by root finding
+:class:`ConditionalCDF`        any law given by its conditionals (:class:`Conditional`);
+                               :func:`banana` is the worked example
 :class:`Morph`, :func:`morph`  :math:`Q_Z \circ G_Y` with its Jacobian and log-determinant
-===========================  ============================================================
+=============================  ============================================================
 
 A numerical :math:`Q` is solved by :func:`nfref.numerics.solve_monotone`; the triangular
 solves behind :math:`J_Q = J_G^{-1}` are :func:`nfref.numerics.tril_solve` and

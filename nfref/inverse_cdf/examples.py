@@ -5,12 +5,12 @@ The claims, figures and notebook of section 1 test :math:`G` and :math:`Q` again
 label then a Gaussian, the banana's two-stage recipe) and marginal CDFs written from the
 definition of each law.
 
-======================  ============================================================
+========================  ============================================================
 :func:`example_gaussian`  :math:`N(\mu, \Sigma)` in 2 or 3 dimensions, correlated
 :func:`example_mixture`   a 2-D mixture of three correlated Gaussians
 :func:`example_banana`    :math:`z_1\sim N(0,1)`, :math:`z_2\mid z_1 \sim N(b z_1^2, s^2)`
 :func:`example_gumbel`    a 1-D Gumbel law given by its CDF only (numerical inverse)
-======================  ============================================================
+========================  ============================================================
 """
 
 import numpy as np

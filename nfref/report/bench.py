@@ -161,7 +161,7 @@ def pinned_threads(n=THREADS):
 
 # ---------------------------------------------------------------------- timing
 def time_rounds(func, rounds, warmup=WARMUP):
-    """Seconds of ``func(i)`` for ``i = 0 .. warmup + rounds - 1``, the warm-ups dropped.
+    """Seconds of ``func(i)`` for ``i`` in ``range(warmup + rounds)``, the warm-ups dropped.
 
     ``func`` receives the round index so that each round can use its own input
     (no pass reuses the activations of an earlier one)."""

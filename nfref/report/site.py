@@ -244,12 +244,14 @@ def build(out=None, stream=None):
     """Build the website into ``out`` (default ``docs/_build/html``); returns an exit status.
 
     Runs ``python -m sphinx -b html -E docs OUT`` in a subprocess and prints the time it took
-    and the path of ``index.html``."""
+    and the path of ``index.html``. Sphinx's warnings also go to ``OUT.warnings.txt`` beside
+    the output folder (empty when there are none)."""
     stream = stream or sys.stdout
     out = Path(out) if out else DOCS / "_build" / "html"
     start = time.perf_counter()
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-q",
-           "-d", str(out.parent / (out.name + ".doctrees")), str(DOCS), str(out)]
+           "-d", str(out.parent / (out.name + ".doctrees")),
+           "-w", str(out.parent / (out.name + ".warnings.txt")), str(DOCS), str(out)]
     print("site: " + " ".join(cmd[1:]), file=stream, flush=True)
     status = subprocess.run(cmd, cwd=ROOT).returncode
     if status == 0:

@@ -299,8 +299,8 @@ def made_connectivity_figure():
 
 @figure("s04_jacobian_patterns")
 def jacobian_patterns_figure():
-    """|J| of MAF (natural, random order), IAF and a coupling layer, d = 6, in nfref's
-    convention J = dx/du (top) and the notes' transpose (bottom)."""
+    """``|J|`` of MAF (natural, random order), IAF and a coupling layer, d = 6, in nfref's
+    convention ``J = dx/du`` (top) and the notes' transpose (bottom)."""
     import matplotlib.pyplot as plt
     d, rng = 6, np.random.default_rng(5)
     flows = {"MAF natural": MAF.random(d, rng, hidden_sizes=(12,)),

@@ -58,10 +58,11 @@ def reference_inverse(t, x, u0=None):
 
 
 def float64_floor(t, u, x):
-    r"""Per point, the round-trip error float64 allows:
-    :math:`\epsilon\,(\kappa\,(1 + |x|_\infty) + |\hatho|)` with
-    :math:`\kappa = 1 + h'|\hatho||w|/(1 + h'c) \ge \|J_\phi(u)^{-1}\|_2` (module docstring),
-    for the planar layer ``t`` at base points ``u`` (n, d) and their images ``x``."""
+    r"""Per point, the round-trip error float64 allows,
+    :math:`\epsilon\,(\kappa\,(1 + \lVert x \rVert_\infty) + \lVert \hat\rho \rVert)`, with
+    :math:`\kappa = 1 + h'\lVert\hat\rho\rVert\,\lVert w\rVert/(1 + h'c) \ge
+    \lVert J_\phi(u)^{-1}\rVert_2` (module docstring), for the planar layer ``t`` at base
+    points ``u`` (n, d) and their images ``x``."""
     rho_hat, _, one_plus_c = t.constrained()
     arg = u @ t.params["w"] + t.params["b"][0]
     hp = 1.0 - np.tanh(arg) ** 2
@@ -73,11 +74,12 @@ def float64_floor(t, u, x):
 
 def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
                           log10_scale=(-2.0, 2.0), random_state=0):
-    """Measure the planar inverse over ``n_draws`` random parameter draws.
+    r"""Measure the planar inverse over ``n_draws`` random parameter draws.
 
     Parameters
     ----------
     n_draws : int
+        Random parameter draws :math:`(w, \rho, b)`.
     n_points : int
         Base points ``u ~ N(0, I)`` per draw.
     dims : tuple of int
@@ -85,6 +87,8 @@ def planar_inverse_errors(n_draws=10_000, n_points=100, dims=(1, 2, 3, 5),
     log10_scale : (float, float)
         ``w`` and ``rho`` are ``10**s * N(0, I)`` with ``s`` uniform on this interval (drawn
         separately for each); ``b ~ N(0, 1) * 10**s_b`` likewise.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator of the draws.
 
     Returns
     -------

@@ -440,6 +440,10 @@ def check_transform(transform, u, roundtrip_bound=1e-10):
     ]
 
 
+#: rows per call of ``logpdf`` in :func:`integrate_density`
+_QUADRATURE_BLOCK = 20000
+
+
 def integrate_density(logpdf, lo, hi, n_grid=None):
     """Trapezoidal integral of ``exp(logpdf)`` over the box ``[lo, hi]`` (d = 1 or 2).
 
@@ -474,7 +478,17 @@ def integrate_density(logpdf, lo, hi, n_grid=None):
     axes = [np.linspace(lo[i], hi[i], n_grid) for i in range(d)]
     mesh = np.meshgrid(*axes, indexing="ij")
     pts = np.stack([m.ravel() for m in mesh], axis=1)              # (n_grid**d, d)
-    lp = as_real(logpdf(pts), "logpdf(points)")
+    # evaluated in blocks of rows: each block is one batched call, and the passes' work
+    # arrays (cells times nodes for a quadrature transformer) stay in the cache
+    parts = []
+    for i in range(0, pts.shape[0], _QUADRATURE_BLOCK):
+        block = pts[i:i + _QUADRATURE_BLOCK]
+        part = as_real(logpdf(block), "logpdf(points)")
+        if part.shape != (block.shape[0],):
+            raise ValueError(f"logpdf: expected one value per point, shape ({block.shape[0]},) "
+                             f"for {block.shape[0]} points, got shape {part.shape}")
+        parts.append(part)
+    lp = np.concatenate(parts)
     if lp.shape != (pts.shape[0],) or np.any(np.isnan(lp)) or np.any(lp == np.inf):
         raise ValueError(f"logpdf: expected one value per point, finite or -inf, shape "
                          f"({pts.shape[0]},), got shape {lp.shape} with "

@@ -31,6 +31,9 @@ exclude_patterns = ["_build", "_generated/static", "_generated/*.md", "Thumbs.db
 # notebooks: rendered from their committed outputs, never executed by the build
 nb_execution_mode = "off"
 nb_ipywidgets_js = {}               # no script from a CDN: the site works offline
+# a cell whose output holds both a widget view and a PNG (nfref.interactive) shows the PNG:
+# without a kernel behind the page the widget would be an empty script tag
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_dmath_double_inline = True     # $$...$$ inside a paragraph, as Jupyter renders it
 myst_heading_anchors = 3

@@ -317,6 +317,8 @@ def jacobian_patterns_figure():
             ax.set_title(f"{name}\n{lab}" if row == 0 else lab, fontsize=9)
             ax.set_xticks(range(d))
             ax.set_yticks(range(d))
-    fig.suptitle("Nonzero Jacobian entries: triangular in the flow's order")
+            ax.set_xlabel("j (input u_j)" if row == 0 else "j (output phi_j)")
+            ax.set_ylabel("i (output x_i)" if row == 0 else "i (input u_i)")
+    fig.suptitle("Nonzero Jacobian entries (dark): triangular in the flow's order")
     fig.tight_layout()
     return fig

@@ -56,6 +56,13 @@ def _use_widgets(widgets, who):
     return why is None
 
 
+def _write(ax, lines):
+    """The lines of text under a figure, on an axes without a frame."""
+    ax.axis("off")
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=10,
+            transform=ax.transAxes, linespacing=1.6)
+
+
 class _Live:
     """Rows of sliders above the figure, redrawn by ``draw(fig, **values)`` when one moves.
 
@@ -232,10 +239,7 @@ def _planar_draw(fig, angle, length, rho1, rho2, b, bounds, grid):
              rf"$w^\top\hat\rho = \mathrm{{softplus}}(w^\top\rho) - 1 = {c:.3f} > -1$: the layer "
              rf"drawn is invertible; $\det J = 1 + h'\,w^\top\hat\rho$ lies between "
              rf"{min(1.0, one_plus_c):.3g} and {max(1.0, one_plus_c):.3g}"]
-    text_ax = axes["text"]
-    text_ax.axis("off")
-    text_ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=10,
-                 transform=text_ax.transAxes, linespacing=1.6)
+    _write(axes["text"], lines)
     return axes
 
 
@@ -409,10 +413,7 @@ def _spline_draw(fig, K, bound, density, log_derivative, **values):
              rf"({fmt(delta)})   ($\delta_0 = \delta_K = 1$: the map is $C^1$ at $\pm B$)",
              rf"raw $u^w$ = ({fmt(xi[:K])}),   $u^h$ = ({fmt(xi[K:2 * K])}),   "
              rf"$u^d$ = ({fmt(xi[2 * K:])})"]
-    text_ax = axes["text"]
-    text_ax.axis("off")
-    text_ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=10,
-                 transform=text_ax.transAxes, linespacing=1.6)
+    _write(axes["text"], lines)
     return axes
 
 

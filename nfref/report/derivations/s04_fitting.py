@@ -209,7 +209,7 @@ def toy_fit_figure(names=("eight_gaussians", "two_moons", "checkerboard"), grid=
     from nfref.report.fits import load_fit, toy_target
     cols = 1 + len(FIGURE_FITS)
     fig, axes = plt.subplots(len(names), cols, figsize=(3.3 * cols, 3.0 * len(names)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     fig.results = []
     for r, name in enumerate(names):
         toy = toy_target(name)

@@ -40,6 +40,18 @@ def as_real(a, name="input"):
                          f"float64 ({exc})") from None
 
 
+def _range(low, high, low_open=False, high_open=False):
+    """The range a value must lie in, as the messages of :func:`as_int` and :func:`as_float`
+    print it: ``" in [a, b)"``, ``" >= a"``, ``" < b"`` or ``""`` with no bound."""
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high}"
+    return ""
+
+
 def as_int(value, name, minimum=None, maximum=None):
     """Return ``value`` as a Python ``int``, or raise ``ValueError`` saying what was expected.
 
@@ -47,14 +59,7 @@ def as_int(value, name, minimum=None, maximum=None):
     refuses ``bool``, ``None``, non-integral or non-finite floats, strings, lists and arrays.
     ``minimum`` and ``maximum`` (inclusive) bound the value when given.
     """
-    bounds = ""
-    if minimum is not None and maximum is not None:
-        bounds = f" in [{minimum}, {maximum}]"
-    elif minimum is not None:
-        bounds = f" >= {minimum}"
-    elif maximum is not None:
-        bounds = f" <= {maximum}"
-    expected = f"{name}: expected an integer{bounds}, got {value!r}"
+    expected = f"{name}: expected an integer{_range(minimum, maximum)}, got {value!r}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(expected)
     if isinstance(value, numbers.Integral):
@@ -77,17 +82,8 @@ def as_float(value, name, low=None, high=None, low_open=False, high_open=False):
     complex, strings, sequences, NaN and infinities. ``low`` and ``high`` bound the value,
     inclusive unless ``low_open``/``high_open``.
     """
-    lo_b = "" if low is None else ("(" if low_open else "[") + f"{low}"
-    hi_b = "" if high is None else f"{high}" + (")" if high_open else "]")
-    if low is not None and high is not None:
-        bounds = f" in {lo_b}, {hi_b}"
-    elif low is not None:
-        bounds = f" {'>' if low_open else '>='} {low}"
-    elif high is not None:
-        bounds = f" {'<' if high_open else '<='} {high}"
-    else:
-        bounds = ""
-    expected = f"{name}: expected a finite real number{bounds}, got {value!r}"
+    expected = (f"{name}: expected a finite real number"
+                f"{_range(low, high, low_open, high_open)}, got {value!r}")
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

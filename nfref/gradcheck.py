@@ -488,8 +488,8 @@ def integrate_density(logpdf, lo, hi, n_grid=None):
             raise ValueError(f"logpdf: expected one value per point, shape ({block.shape[0]},) "
                              f"for {block.shape[0]} points, got shape {part.shape}")
         parts.append(part)
-    lp = np.concatenate(parts)
-    if lp.shape != (pts.shape[0],) or np.any(np.isnan(lp)) or np.any(lp == np.inf):
+    lp = np.concatenate(parts)                          # (n_grid**d,): every part checked
+    if np.any(np.isnan(lp)) or np.any(lp == np.inf):
         raise ValueError(f"logpdf: expected one value per point, finite or -inf, shape "
                          f"({pts.shape[0]},), got shape {lp.shape} with "
                          f"{int(np.sum(np.isnan(lp) | (lp == np.inf)))} NaN or +inf values")
